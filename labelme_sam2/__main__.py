@@ -1,0 +1,3 @@
+from labelme_sam2.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The `labelme-sam2` command line."""

@@ -1,0 +1,1 @@
+"""The core every door shares: prompt sets, frame sequences, the tracker contract."""

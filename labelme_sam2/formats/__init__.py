@@ -1,0 +1,1 @@
+"""The format layer: LabelMe JSON, mask codecs, atomic writes. Imports no torch."""

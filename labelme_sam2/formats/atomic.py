@@ -1,0 +1,70 @@
+"""Atomic file replacement: a reader (or a crash) sees the old file or the new one, never half."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_atomically(path: Path, data: bytes) -> bool:
+    """Write `data` to `path` through a temp file and a rename; return False if it was unchanged.
+
+    Skipping identical content keeps re-runs byte-identical and leaves modification times alone.
+    """
+    try:
+        if path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as temp:
+            temp.write(data)
+            temp.flush()
+            os.fsync(temp.fileno())
+        _keep_mode(path, Path(temp_name))
+        os.replace(temp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp_name)
+        raise
+    return True
+
+
+def replace_atomically(temp: Path, path: Path) -> bool:
+    """Move a finished temp file (same folder) over `path`; return False if content was equal."""
+    try:
+        if path.exists() and _same_content(temp, path):
+            temp.unlink()
+            return False
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+        raise
+    return True
+
+
+def _same_content(a: Path, b: Path) -> bool:
+    if a.stat().st_size != b.stat().st_size:
+        return False
+    with a.open("rb") as fa, b.open("rb") as fb:
+        while True:
+            chunk_a, chunk_b = fa.read(1 << 20), fb.read(1 << 20)
+            if chunk_a != chunk_b:
+                return False
+            if not chunk_a:
+                return True
+
+
+def _keep_mode(path: Path, temp: Path) -> None:
+    # mkstemp makes 0600 files; a replaced file keeps its mode, a new one gets the umask default.
+    try:
+        mode = path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    os.chmod(temp, mode)

@@ -1,0 +1,110 @@
+"""LabelMe JSON files: read, recognise our own shapes, write back with the 5.x keys.
+
+Files keep every key the user had, in the user's order; only the shapes this tool wrote
+(marked by `flags["labelme_sam2"] = true`) are replaced on a re-run. labelme 5.5.0 and 7.9.1
+both read what this module writes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal, TypedDict, get_args
+
+from labelme_sam2.errors import InputError
+
+# The version new files claim: the 5.x format, which labelme 5.5.0 and 7.x both read.
+LABELME_FORMAT_VERSION = "5.5.0"
+TOOL_FLAG = "labelme_sam2"
+
+ShapeType = Literal[
+    "polygon",
+    "rectangle",
+    "oriented_rectangle",
+    "circle",
+    "line",
+    "point",
+    "linestrip",
+    "points",
+    "mask",
+]
+SHAPE_TYPES: frozenset[str] = frozenset(get_args(ShapeType))
+
+
+class LabelmeShape(TypedDict):
+    label: str
+    points: list[list[float]]
+    group_id: int | None
+    description: str
+    shape_type: ShapeType
+    flags: dict[str, bool]
+    mask: str | None
+
+
+def read_document(path: Path) -> dict[str, Any]:
+    """Parse a LabelMe file; the top level must be an object with a `shapes` list."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(path, f"not UTF-8 text ({error.reason})") from error
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(
+            path, f"invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
+        ) from error
+    if not isinstance(document, dict):
+        raise InputError(path, "not a LabelMe file: the top level is not a JSON object")
+    shapes = document.get("shapes")
+    if not isinstance(shapes, list):
+        raise InputError(path, "not a LabelMe file: no 'shapes' list")
+    return document
+
+
+def new_document(*, image_name: str, width: int, height: int) -> dict[str, Any]:
+    return {
+        "version": LABELME_FORMAT_VERSION,
+        "flags": {},
+        "shapes": [],
+        "imagePath": image_name,
+        "imageData": None,
+        "imageHeight": height,
+        "imageWidth": width,
+    }
+
+
+def is_tool_shape(shape: object) -> bool:
+    if not isinstance(shape, dict):
+        return False
+    flags = shape.get("flags")
+    return isinstance(flags, dict) and flags.get(TOOL_FLAG) is True
+
+
+def with_tool_shapes(document: dict[str, Any], shapes: list[LabelmeShape]) -> dict[str, Any]:
+    """The document with its user shapes untouched and our shapes replaced by `shapes`."""
+    user_shapes = [s for s in document["shapes"] if not is_tool_shape(s)]
+    return {**document, "shapes": [*user_shapes, *shapes]}
+
+
+def tool_shape(
+    *,
+    label: str,
+    group_id: int | None,
+    shape_type: Literal["polygon", "mask"],
+    points: list[list[float]],
+    mask: str | None = None,
+) -> LabelmeShape:
+    return {
+        "label": label,
+        "points": points,
+        "group_id": group_id,
+        "description": "",
+        "shape_type": shape_type,
+        "flags": {TOOL_FLAG: True},
+        "mask": mask,
+    }
+
+
+def dumps(document: dict[str, Any]) -> bytes:
+    """Serialise as labelme does (2-space indent, UTF-8); same input, same bytes."""
+    return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")

@@ -1,0 +1,111 @@
+"""Conversions between bool masks and the ways they are stored: polygons, LabelMe mask
+shapes (base64 PNG of the bounding-box crop), and compact in-memory blobs."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import zlib
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw
+
+# Polygons from masks: contour vertices may stray this far (pixels) to drop redundant points.
+POLYGON_TOLERANCE_PX = 1.0
+
+
+def polygon_to_mask(points: list[tuple[float, float]], *, width: int, height: int) -> np.ndarray:
+    """Rasterise a polygon exactly as labelme's shape_to_mask does (fill plus outline)."""
+    canvas = Image.new("L", (width, height), 0)
+    ImageDraw.Draw(canvas).polygon(points, outline=1, fill=1)
+    return np.asarray(canvas, dtype=bool)
+
+
+def mask_to_polygons(mask: np.ndarray) -> list[list[tuple[float, float]]]:
+    """Outer contours of each connected part, largest first; holes are not represented.
+
+    Vertices are pixel coordinates, so `polygon_to_mask` gives the mask back up to the
+    simplification tolerance. Parts too small to form a polygon (under 3 vertices) are dropped.
+    """
+    contours, _ = cv2.findContours(
+        mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
+    )
+    polygons: list[tuple[float, int, int, list[tuple[float, float]]]] = []
+    for contour in contours:
+        simplified = cv2.approxPolyDP(contour, POLYGON_TOLERANCE_PX, True).reshape(-1, 2)
+        if len(simplified) < 3:
+            continue
+        points = [(float(x), float(y)) for x, y in simplified]
+        top, left = int(simplified[:, 1].min()), int(simplified[:, 0].min())
+        polygons.append((-float(cv2.contourArea(contour)), top, left, points))
+    polygons.sort(key=lambda item: item[:3])
+    return [points for *_, points in polygons]
+
+
+@dataclass(frozen=True)
+class BoundingBox:
+    """Inclusive integer pixel bounds, as labelme stores a mask shape's points."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+
+def bounding_box(mask: np.ndarray) -> BoundingBox | None:
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    return BoundingBox(int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1]))
+
+
+def encode_mask_crop(mask: np.ndarray, box: BoundingBox) -> str:
+    """Base64 PNG of the crop, 0/1 values as labelme's img_arr_to_b64 writes them."""
+    crop = mask[box.y0 : box.y1 + 1, box.x0 : box.x1 + 1].astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(crop, mode="L").save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def decode_mask_crop(data: str, box: BoundingBox, *, width: int, height: int) -> np.ndarray:
+    """A LabelMe mask shape as a full-frame bool mask; ValueError if it does not fit its box."""
+    try:
+        raw = base64.b64decode(data, validate=True)
+        with Image.open(io.BytesIO(raw)) as image:
+            crop = np.asarray(image.convert("L")) > 0
+    except (binascii.Error, OSError, ValueError) as error:
+        raise ValueError(f"mask is not a base64 PNG ({error})") from error
+    expected = (box.y1 - box.y0 + 1, box.x1 - box.x0 + 1)
+    if crop.shape != expected:
+        raise ValueError(
+            f"mask is {crop.shape[1]}x{crop.shape[0]} but its points span "
+            f"{expected[1]}x{expected[0]} pixels"
+        )
+    if box.x0 < 0 or box.y0 < 0 or box.x1 >= width or box.y1 >= height:
+        raise ValueError(f"mask lies outside the {width}x{height} image")
+    full = np.zeros((height, width), dtype=bool)
+    full[box.y0 : box.y1 + 1, box.x0 : box.x1 + 1] = crop
+    return full
+
+
+@dataclass(frozen=True)
+class PackedMask:
+    """A bool mask at about 1/200 of its size, for holding many frames' results in memory."""
+
+    height: int
+    width: int
+    data: bytes
+
+    @classmethod
+    def pack(cls, mask: np.ndarray) -> PackedMask:
+        height, width = mask.shape
+        return cls(height, width, zlib.compress(np.packbits(mask, axis=None).tobytes(), 1))
+
+    def unpack(self) -> np.ndarray:
+        bits = np.frombuffer(zlib.decompress(self.data), dtype=np.uint8)
+        flat = np.unpackbits(bits, count=self.height * self.width)
+        return flat.reshape(self.height, self.width).astype(bool)

@@ -1,0 +1,85 @@
+"""Masks back into every frame's LabelMe file, as polygons or labelme `mask` shapes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from labelme_sam2.core.prompts import ObjectKey
+from labelme_sam2.core.tracking import FrameMasks
+from labelme_sam2.formats.atomic import write_atomically
+from labelme_sam2.formats.labelme_json import (
+    LabelmeShape,
+    dumps,
+    new_document,
+    tool_shape,
+    with_tool_shapes,
+)
+from labelme_sam2.formats.mask_codec import bounding_box, encode_mask_crop, mask_to_polygons
+from labelme_sam2.labelme_adapter.folder import LabelmeFolder
+
+ShapeFormat = Literal["polygon", "mask"]
+
+
+def masks_to_shapes(
+    masks: dict[ObjectKey, np.ndarray], *, shape_format: ShapeFormat
+) -> list[LabelmeShape]:
+    """Our shapes for one frame, in object order; a hidden object gets none."""
+    shapes: list[LabelmeShape] = []
+    for key, mask in masks.items():
+        if shape_format == "mask":
+            box = bounding_box(mask)
+            if box is None:
+                continue
+            shapes.append(
+                tool_shape(
+                    label=key.label,
+                    group_id=key.group_id,
+                    shape_type="mask",
+                    points=[[float(box.x0), float(box.y0)], [float(box.x1), float(box.y1)]],
+                    mask=encode_mask_crop(mask, box),
+                )
+            )
+        else:
+            shapes.extend(
+                tool_shape(
+                    label=key.label,
+                    group_id=key.group_id,
+                    shape_type="polygon",
+                    points=[[x, y] for x, y in polygon],
+                )
+                for polygon in mask_to_polygons(mask)
+            )
+    return shapes
+
+
+class LabelmeJsonWriter:
+    """Rewrites each frame's LabelMe file atomically; user shapes are kept as they were."""
+
+    def __init__(self, folder: LabelmeFolder, *, shape_format: ShapeFormat) -> None:
+        self._folder = folder
+        self._shape_format = shape_format
+        self.files_changed = 0
+
+    def write(self, result: FrameMasks) -> None:
+        path, document = self._document(result.frame_index)
+        shapes = masks_to_shapes(result.masks, shape_format=self._shape_format)
+        if write_atomically(path, dumps(with_tool_shapes(document, shapes))):
+            self.files_changed += 1
+
+    def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass  # every file was replaced atomically: each is old or new, none torn
+
+    def _document(self, frame_index: int) -> tuple[Path, dict[str, Any]]:
+        existing = self._folder.documents.get(frame_index)
+        if existing is not None:
+            return existing
+        frames = self._folder.frames
+        image = frames.paths[frame_index]
+        document = new_document(image_name=image.name, width=frames.width, height=frames.height)
+        return image.with_suffix(".json"), document

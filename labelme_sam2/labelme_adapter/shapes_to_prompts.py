@@ -1,0 +1,124 @@
+"""LabelMe shapes to prompts: rectangle -> box, point -> click, `X_neg` point -> negative click
+for X, polygon and mask -> mask prompt. An object is (label, group_id) across all frames."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from labelme_sam2.core.prompts import Box, Click, ObjectKey, PromptSet
+from labelme_sam2.errors import InputError
+from labelme_sam2.formats.labelme_json import SHAPE_TYPES, is_tool_shape
+from labelme_sam2.formats.mask_codec import BoundingBox, decode_mask_crop, polygon_to_mask
+
+NEGATIVE_SUFFIX = "_neg"
+POINT_COUNTS = {"point": "exactly 1", "rectangle": "exactly 2", "mask": "exactly 2"}
+
+
+def add_shapes(
+    prompts: PromptSet,
+    shapes: list[Any],
+    *,
+    frame_index: int,
+    source: str,
+    width: int,
+    height: int,
+    skipped_types: set[str],
+) -> None:
+    """Add one file's shapes to `prompts`; collect unsupported shape types in `skipped_types`."""
+    for number, shape in enumerate(shapes, start=1):
+        if is_tool_shape(shape):
+            continue  # our own output from an earlier run, never a prompt
+        where = f"shape {number}"
+        if not isinstance(shape, dict):
+            raise InputError(source, f"{where} is not a JSON object")
+        shape_type = shape.get("shape_type") or "polygon"  # labelme 3 files have no shape_type
+        if shape_type not in SHAPE_TYPES:
+            raise InputError(source, f"{where} has unknown shape_type {shape_type!r}")
+        label = shape.get("label")
+        if not isinstance(label, str) or not label.strip():
+            raise InputError(source, f"{where} ({shape_type}) has no label")
+        where = f"shape {number} ({shape_type} {label!r})"
+        group_id = shape.get("group_id")
+        if group_id is not None and (isinstance(group_id, bool) or not isinstance(group_id, int)):
+            raise InputError(source, f"{where}: group_id must be an integer or null")
+        points = _points(shape.get("points"), source=source, where=where)
+        if shape_type not in ("point", "rectangle", "polygon", "mask"):
+            skipped_types.add(shape_type)
+            continue
+        _check_point_count(shape_type, points, source=source, where=where)
+        positive = not label.endswith(NEGATIVE_SUFFIX)
+        if not positive:
+            label = label.removesuffix(NEGATIVE_SUFFIX)
+            if not label or shape_type != "point":
+                raise InputError(
+                    source, f"{where}: '{NEGATIVE_SUFFIX}' marks negative points: use it on a "
+                    "point whose label is the object's label plus '_neg'"
+                )
+        key = ObjectKey(label, group_id)
+        prompt = prompts.prompt_for(key, frame_index, source=source)
+        if shape_type == "point":
+            prompt.clicks.append(Click(points[0][0], points[0][1], positive))
+        elif shape_type == "rectangle":
+            (ax, ay), (bx, by) = points
+            prompt.set_box(Box.from_corners(ax, ay, bx, by), key=key)
+        elif shape_type == "polygon":
+            for x, y in points:
+                if not (0 <= x <= width and 0 <= y <= height):
+                    raise InputError(
+                        source, f"{where}: vertex ({x:g},{y:g}) lies outside the "
+                        f"{width}x{height} image"
+                    )
+            prompt.add_mask(polygon_to_mask(points, width=width, height=height))
+        else:
+            prompt.add_mask(_mask_shape(shape, points, width, height, source, where))
+
+
+def _points(raw: object, *, source: str, where: str) -> list[tuple[float, float]]:
+    if not isinstance(raw, list):
+        raise InputError(source, f"{where}: 'points' must be a list of [x, y] pairs")
+    points = []
+    for point in raw:
+        if (
+            not isinstance(point, list)
+            or len(point) != 2
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in point)
+            or not all(math.isfinite(v) for v in point)
+        ):
+            raise InputError(source, f"{where}: point {point!r} is not an [x, y] pair of numbers")
+        points.append((float(point[0]), float(point[1])))
+    return points
+
+
+def _check_point_count(
+    shape_type: str, points: list[tuple[float, float]], *, source: str, where: str
+) -> None:
+    if shape_type == "polygon":
+        if len(points) < 3:
+            raise InputError(source, f"{where}: a polygon needs at least 3 points, has {len(points)}")
+        return
+    expected = 1 if shape_type == "point" else 2
+    if len(points) != expected:
+        raise InputError(
+            source,
+            f"{where}: a {shape_type} needs {POINT_COUNTS[shape_type]} point(s), has {len(points)}",
+        )
+
+
+def _mask_shape(
+    shape: dict[str, Any],
+    points: list[tuple[float, float]],
+    width: int,
+    height: int,
+    source: str,
+    where: str,
+) -> Any:
+    data = shape.get("mask")
+    if not isinstance(data, str) or not data:
+        raise InputError(source, f"{where}: a mask shape needs its 'mask' (base64 PNG)")
+    (x0, y0), (x1, y1) = points
+    box = BoundingBox(int(x0), int(y0), int(x1), int(y1))  # labelme truncates, as here
+    try:
+        return decode_mask_crop(data, box, width=width, height=height)
+    except ValueError as error:
+        raise InputError(source, f"{where}: {error}") from error

@@ -1,0 +1,1 @@
+"""Writers that turn the stream of per-frame masks into files: mask images, videos."""

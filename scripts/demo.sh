@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The demo: tracks the sample frame folder examples/bedroom with SAM 2.1 tiny.
+# Works on a copy in demo-output/, downloads the checkpoint if it is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+model=${MODEL:-sam2.1_hiera_tiny}
+if ! .venv/bin/labelme-sam2 download "$model"; then
+  echo "demo: no checkpoint: download https://dl.fbaipublicfiles.com/segment_anything_2/092824/$model.pt into checkpoints/ (or run checkpoints/download.sh $model where the internet is reachable), then run this again" >&2
+  exit 1
+fi
+rm -rf demo-output/bedroom
+mkdir -p demo-output
+cp -r examples/bedroom demo-output/bedroom
+.venv/bin/labelme-sam2 track demo-output/bedroom --model "$model" --save-masks --video masked
+echo "demo: open demo-output/bedroom in labelme, or play demo-output/bedroom_masked.mp4" >&2

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The test command: sets everything up on a fresh machine, then lint, types and tests.
+# Extra arguments go to pytest (e.g. scripts/test.sh -k labelme -x).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+bash scripts/setup_labelme_reader.sh
+
+.venv/bin/ruff check labelme_sam2 tests bench
+.venv/bin/ruff format --check labelme_sam2 tests bench
+.venv/bin/mypy
+.venv/bin/python -m pytest "$@"

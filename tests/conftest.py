@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_BEDROOM = REPO.parent / "shared" / "data" / "frames" / "bedroom"
+
+
+def copy_bedroom(destination: Path, *, frames: int = 20) -> Path:
+    """The first `frames` frames of the shared bedroom clip and all its LabelMe files."""
+    source = SHARED_BEDROOM if SHARED_BEDROOM.is_dir() else REPO / "examples" / "bedroom"
+    folder = destination / "bedroom"
+    folder.mkdir(parents=True)
+    for path in sorted(source.glob("*.jpg"))[:frames]:
+        shutil.copyfile(path, folder / path.name)
+    for path in sorted(source.glob("*.json")):
+        shutil.copyfile(path, folder / path.name)
+    return folder
+
+
+@pytest.fixture
+def bedroom(tmp_path: Path) -> Path:
+    return copy_bedroom(tmp_path)
+
+
+def labelme_file(shapes: list[dict[str, Any]], *, image: str, width: int, height: int) -> dict:
+    return {
+        "version": "5.5.0",
+        "flags": {},
+        "shapes": shapes,
+        "imagePath": image,
+        "imageData": None,
+        "imageHeight": height,
+        "imageWidth": width,
+    }
+
+
+def shape(
+    label: str, shape_type: str, points: list[list[float]], group_id: int | None = None, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "label": label,
+        "points": points,
+        "group_id": group_id,
+        "description": "",
+        "shape_type": shape_type,
+        "flags": {},
+        "mask": None,
+        **extra,
+    }
+
+
+@pytest.fixture
+def make_folder(tmp_path: Path) -> Callable[..., Path]:
+    """A synthetic frame folder: `frames` noise PNGs of 120x80 plus the given LabelMe files."""
+
+    def make(
+        files: dict[str, Any], *, frames: int = 6, width: int = 120, height: int = 80
+    ) -> Path:
+        folder = tmp_path / "frames"
+        folder.mkdir()
+        rng = np.random.default_rng(0)
+        for i in range(frames):
+            pixels = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(folder / f"{i:05d}.png")
+        for name, content in files.items():
+            text = content if isinstance(content, str) else json.dumps(content, indent=2)
+            (folder / name).write_text(text)
+        return folder
+
+    return make
+
+
+def folder_bytes(folder: Path) -> dict[str, bytes]:
+    """Every file below the folder's parent, for 'nothing on disk changed' checks."""
+    return {
+        str(p.relative_to(folder.parent)): p.read_bytes()
+        for p in sorted(folder.parent.rglob("*"))
+        if p.is_file()
+    }

@@ -1,0 +1,50 @@
+"""A tracker with known answers, for checking writers and adapters exactly."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from labelme_sam2.core.frames import FrameSequence
+from labelme_sam2.core.prompts import ObjectKey, PromptSet
+from labelme_sam2.core.tracking import FrameMasks
+
+
+def scripted_mask(
+    key_index: int, frame_index: int, *, width: int, height: int, hole: bool = True
+) -> np.ndarray:
+    """A blob per object that moves with the frame: an ellipse with a square hole, or nothing
+    on every fifth frame for odd objects (a hidden object)."""
+    mask = np.zeros((height, width), dtype=bool)
+    if key_index % 2 == 1 and frame_index % 5 == 4:
+        return mask
+    yy, xx = np.mgrid[0:height, 0:width]
+    cx = width * (0.25 + 0.5 * key_index / 3) + 3 * frame_index
+    cy = height * 0.5
+    rx, ry = width * 0.12, height * 0.3
+    mask[((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1] = True
+    if hole:
+        mask[(abs(xx - cx) < rx * 0.2) & (abs(yy - cy) < ry * 0.2)] = False
+    return mask
+
+
+class ScriptedTracker:
+    """Yields scripted masks, backwards from the middle then forwards, like a two-pass run."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def track(self, frames: FrameSequence, prompts: PromptSet) -> Iterator[FrameMasks]:
+        self.calls += 1
+        keys: list[ObjectKey] = list(prompts.objects)
+        middle = len(frames) // 2
+        order = [*range(middle, len(frames)), *range(middle - 1, -1, -1)]
+        for frame_index in order:
+            yield FrameMasks(
+                frame_index,
+                {
+                    key: scripted_mask(i, frame_index, width=frames.width, height=frames.height)
+                    for i, key in enumerate(keys)
+                },
+            )

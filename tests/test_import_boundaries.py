@@ -1,0 +1,40 @@
+"""The format layer, adapters, writers and CLI entry import no torch; nothing imports ls_backend."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "labelme_sam2"
+TORCH_FREE = [
+    "labelme_sam2.formats.labelme_json",
+    "labelme_sam2.formats.mask_codec",
+    "labelme_sam2.formats.atomic",
+    "labelme_sam2.core.pipeline",
+    "labelme_sam2.labelme_adapter.folder",
+    "labelme_sam2.labelme_adapter.json_writer",
+    "labelme_sam2.writers.mask_pngs",
+    "labelme_sam2.writers.masked_video",
+    "labelme_sam2.models.download",
+    "labelme_sam2.cli.main",
+    "labelme_sam2.cli.track",
+]
+
+
+def test_torch_free_modules_do_not_import_torch():
+    code = (
+        "import importlib, sys\n"
+        f"for name in {TORCH_FREE!r}: importlib.import_module(name)\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'sam2'))\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_only_the_tracker_imports_torch_and_nothing_imports_ls_backend():
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text()
+        assert "ls_backend" not in text, path
+        if "sam2_tracker" not in path.parts:
+            assert "import torch" not in text and "from sam2" not in text, path
