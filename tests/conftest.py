@@ -44,7 +44,11 @@ def labelme_file(shapes: list[dict[str, Any]], *, image: str, width: int, height
 
 
 def shape(
-    label: str, shape_type: str, points: list[list[float]], group_id: int | None = None, **extra: Any
+    label: str,
+    shape_type: str,
+    points: list[list[float]],
+    group_id: int | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
     return {
         "label": label,
@@ -62,9 +66,7 @@ def shape(
 def make_folder(tmp_path: Path) -> Callable[..., Path]:
     """A synthetic frame folder: `frames` noise PNGs of 120x80 plus the given LabelMe files."""
 
-    def make(
-        files: dict[str, Any], *, frames: int = 6, width: int = 120, height: int = 80
-    ) -> Path:
+    def make(files: dict[str, Any], *, frames: int = 6, width: int = 120, height: int = 80) -> Path:
         folder = tmp_path / "frames"
         folder.mkdir()
         rng = np.random.default_rng(0)

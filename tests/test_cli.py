@@ -57,4 +57,6 @@ def test_missing_checkpoint_is_one_line(bedroom: Path, tmp_path: Path, capsys):
 
 def test_image_size_must_be_a_multiple_of_32(bedroom: Path, capsys):
     code, lines = run(capsys, str(bedroom), "--image-size", "250")
-    assert code == 2 and lines == ["labelme-sam2: error: --image-size: 250 is not a positive multiple of 32"]
+    assert code == 2 and lines == [
+        "labelme-sam2: error: --image-size: 250 is not a positive multiple of 32"
+    ]

@@ -20,7 +20,9 @@ PAYLOAD = b"not really a checkpoint, " * 40_000
 
 def test_registry_covers_sam2_and_sam2_1():
     assert {s.name for s in MODELS.values()} >= {
-        f"{v}_hiera_{n}" for v in ("sam2", "sam2.1") for n in ("tiny", "small", "base_plus", "large")
+        f"{v}_hiera_{n}"
+        for v in ("sam2", "sam2.1")
+        for n in ("tiny", "small", "base_plus", "large")
     }
     for spec in MODELS.values():
         assert spec.url.endswith("/" + spec.filename) and len(spec.sha256) == 64

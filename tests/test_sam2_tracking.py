@@ -96,7 +96,9 @@ def test_command_writes_everything_and_a_rerun_changes_no_byte(bedroom: Path, ca
     assert len(list(bedroom.glob("*.jpg"))) == len(list(bedroom.glob("000[01]?.json"))) == 20
     masks = bedroom.parent / "bedroom_masks"
     assert len(list(masks.glob("*.png"))) == 20
-    assert len(list((masks / "boy").glob("*.png"))) == len(list((masks / "girl").glob("*.png"))) == 20
+    assert (
+        len(list((masks / "boy").glob("*.png"))) == len(list((masks / "girl").glob("*.png"))) == 20
+    )
     reader = imageio_ffmpeg.read_frames(str(bedroom.parent / "bedroom_masked.mp4"))
     assert reader.__next__()["size"] == (960, 540)
     assert sum(1 for _ in reader) == 20

@@ -82,7 +82,7 @@ def test_polygons_outline_the_masks(bedroom: Path):
 
 def test_user_shapes_kept_new_files_made_and_rerun_replaces(bedroom: Path):
     before = json.loads((bedroom / "00000.json").read_text())
-    folder = track(bedroom, extra=True)
+    track(bedroom, extra=True)
     after = json.loads((bedroom / "00000.json").read_text())
     assert [s for s in after["shapes"] if not is_tool_shape(s)] == before["shapes"]
     assert {k: v for k, v in after.items() if k != "shapes"} == {

@@ -29,21 +29,29 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read the LabelMe files beside the frames, propagate their prompts with "
         "SAM 2 through every frame, and write the masks back.",
     )
-    track.add_argument("folder", type=Path, help="folder of frames (.jpg/.jpeg/.png) and LabelMe JSON")
+    track.add_argument(
+        "folder", type=Path, help="folder of frames (.jpg/.jpeg/.png) and LabelMe JSON"
+    )
     add_model_arguments(track)
     track.add_argument(
-        "--as", dest="shape_format", choices=["polygon", "mask"], default="polygon",
+        "--as",
+        dest="shape_format",
+        choices=["polygon", "mask"],
+        default="polygon",
         help="how masks go into the LabelMe files (default: polygon; mask keeps holes exactly)",
     )
     track.add_argument(
-        "--save-masks", action="store_true",
+        "--save-masks",
+        action="store_true",
         help="also write FOLDER_masks/: one PNG per frame and a folder of PNGs per object",
     )
     track.add_argument(
         "--video", choices=["masked"], help="also write FOLDER_masked.mp4 (objects filled)"
     )
     track.add_argument(
-        "--fill", choices=["white", "avg"], default="white",
+        "--fill",
+        choices=["white", "avg"],
+        default="white",
         help="fill for --video masked: white, or each object's mean colour (default: white)",
     )
     track.add_argument("--fps", type=float, default=30.0, help="video frame rate (default: 30)")
@@ -58,23 +66,35 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--model", default=DEFAULT_MODEL, choices=list(MODELS), metavar="NAME",
+        "--model",
+        default=DEFAULT_MODEL,
+        choices=list(MODELS),
+        metavar="NAME",
         help=f"SAM 2 model (default: {DEFAULT_MODEL}); one of: {', '.join(MODELS)}",
     )
     parser.add_argument(
-        "--checkpoint", default=None, metavar="PATH",
+        "--checkpoint",
+        default=None,
+        metavar="PATH",
         help="weights file (default: CHECKPOINTS_DIR/<model>.pt)",
     )
     parser.add_argument(
-        "--checkpoints-dir", type=Path, default=None,
-        help="where downloaded checkpoints live (default: $LABELME_SAM2_CHECKPOINTS or ./checkpoints)",
+        "--checkpoints-dir",
+        type=Path,
+        default=None,
+        help="where checkpoints live (default: $LABELME_SAM2_CHECKPOINTS or ./checkpoints)",
     )
     parser.add_argument(
-        "--device", choices=["auto", "cuda", "mps", "cpu"], default="auto",
+        "--device",
+        choices=["auto", "cuda", "mps", "cpu"],
+        default="auto",
         help="where SAM 2 runs (default: auto = cuda, else mps, else cpu)",
     )
     parser.add_argument(
-        "--image-size", type=int, default=None, metavar="N",
+        "--image-size",
+        type=int,
+        default=None,
+        metavar="N",
         help="SAM 2 input size, a multiple of 32 (default: the model's 1024); for tests and speed",
     )
 

@@ -67,7 +67,9 @@ def find_frames(folder: Path) -> FrameSequence:
     seen: dict[str, Path] = {}
     for path in paths:
         if path.stem in seen:
-            raise InputError(path, f"two frames share the name {path.stem!r} ({seen[path.stem].name})")
+            raise InputError(
+                path, f"two frames share the name {path.stem!r} ({seen[path.stem].name})"
+            )
         seen[path.stem] = path
     width, height = _decoded_size(paths[0])
     for path in paths[1:]:

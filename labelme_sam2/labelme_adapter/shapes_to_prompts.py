@@ -52,8 +52,9 @@ def add_shapes(
             label = label.removesuffix(NEGATIVE_SUFFIX)
             if not label or shape_type != "point":
                 raise InputError(
-                    source, f"{where}: '{NEGATIVE_SUFFIX}' marks negative points: use it on a "
-                    "point whose label is the object's label plus '_neg'"
+                    source,
+                    f"{where}: '{NEGATIVE_SUFFIX}' marks negative points: use it on a "
+                    "point whose label is the object's label plus '_neg'",
                 )
         key = ObjectKey(label, group_id)
         prompt = prompts.prompt_for(key, frame_index, source=source)
@@ -66,8 +67,8 @@ def add_shapes(
             for x, y in points:
                 if not (0 <= x <= width and 0 <= y <= height):
                     raise InputError(
-                        source, f"{where}: vertex ({x:g},{y:g}) lies outside the "
-                        f"{width}x{height} image"
+                        source,
+                        f"{where}: vertex ({x:g},{y:g}) lies outside the {width}x{height} image",
                     )
             prompt.add_mask(polygon_to_mask(points, width=width, height=height))
         else:
@@ -95,7 +96,9 @@ def _check_point_count(
 ) -> None:
     if shape_type == "polygon":
         if len(points) < 3:
-            raise InputError(source, f"{where}: a polygon needs at least 3 points, has {len(points)}")
+            raise InputError(
+                source, f"{where}: a polygon needs at least 3 points, has {len(points)}"
+            )
         return
     expected = 1 if shape_type == "point" else 2
     if len(points) != expected:

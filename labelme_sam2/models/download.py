@@ -44,9 +44,10 @@ def download(
     digest = hashlib.sha256()
     received = 0
     try:
-        with urllib.request.urlopen(spec.url, timeout=timeout) as response, partial.open(
-            "wb"
-        ) as out:
+        with (
+            urllib.request.urlopen(spec.url, timeout=timeout) as response,
+            partial.open("wb") as out,
+        ):
             while chunk := response.read(CHUNK):
                 out.write(chunk)
                 digest.update(chunk)

@@ -51,7 +51,8 @@ def _float32_memory(
     # SAM 2 always stores memory features as bfloat16 to save space; without CUDA autocast
     # they must be float32 again before they meet float32 weights.
     return args, {
-        name: value.float() if isinstance(value, torch.Tensor) and value.dtype == torch.bfloat16
+        name: value.float()
+        if isinstance(value, torch.Tensor) and value.dtype == torch.bfloat16
         else value
         for name, value in kwargs.items()
     }

@@ -12,14 +12,14 @@ from sam2 import sam2_video_predictor
 from sam2.sam2_video_predictor import SAM2VideoPredictor
 
 from labelme_sam2.core.frames import FrameSequence
-from labelme_sam2.core.prompts import FramePrompt, ObjectKey, PromptSet
+from labelme_sam2.core.prompts import FramePrompt, PromptSet
 from labelme_sam2.core.tracking import FrameMasks
 from labelme_sam2.formats.mask_codec import PackedMask
 from labelme_sam2.sam2_tracker.device import inference_context
 from labelme_sam2.sam2_tracker.frame_source import Sam2FrameSource
 
 # SAM 2 draws its own tqdm bar per propagation pass; ours counts the whole run instead.
-sam2_video_predictor.tqdm = lambda iterable, **_: iterable  # type: ignore[attr-defined]
+sam2_video_predictor.tqdm = lambda iterable, **_: iterable
 
 
 class Sam2Tracker:

@@ -88,10 +88,14 @@ class MaskedVideoWriter:
                 ffmpeg_log_level="error",
                 # yuv420p needs even sides; bitexact keeps re-runs byte-identical.
                 output_params=[
-                    "-crf", "18",
-                    "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2",
-                    "-fflags", "+bitexact",
-                    "-movflags", "+faststart",
+                    "-crf",
+                    "18",
+                    "-vf",
+                    "pad=ceil(iw/2)*2:ceil(ih/2)*2",
+                    "-fflags",
+                    "+bitexact",
+                    "-movflags",
+                    "+faststart",
                 ],
             )
             self._encoder.send(None)
