@@ -6,10 +6,9 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 model=${MODEL:-sam2.1_hiera_tiny}
-if ! .venv/bin/labelme-sam2 download "$model"; then
-  echo "demo: no checkpoint: download https://dl.fbaipublicfiles.com/segment_anything_2/092824/$model.pt into checkpoints/ (or run checkpoints/download.sh $model where the internet is reachable), then run this again" >&2
-  exit 1
-fi
+# Where the checkpoint is missing and cannot be downloaded, this prints one line saying
+# where to get it and the demo stops.
+.venv/bin/labelme-sam2 download "$model" || exit 1
 rm -rf demo-output/bedroom
 mkdir -p demo-output
 cp -r examples/bedroom demo-output/bedroom
