@@ -93,10 +93,6 @@ class PromptSet:
             frames[frame_index] = FramePrompt(source=source)
         return frames[frame_index]
 
-    @property
-    def keyframes(self) -> list[int]:
-        return sorted({i for frames in self.objects.values() for i in frames})
-
 
 def validate(prompts: PromptSet, *, width: int, height: int, where: str) -> None:
     """Raise InputError on the first prompt SAM 2 cannot use; `where` names the prompt source."""

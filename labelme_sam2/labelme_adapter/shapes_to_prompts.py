@@ -12,7 +12,7 @@ from labelme_sam2.formats.labelme_json import SHAPE_TYPES, is_tool_shape
 from labelme_sam2.formats.mask_codec import BoundingBox, decode_mask_crop, polygon_to_mask
 
 NEGATIVE_SUFFIX = "_neg"
-POINT_COUNTS = {"point": "exactly 1", "rectangle": "exactly 2", "mask": "exactly 2"}
+EXACT_POINT_COUNTS = {"point": 1, "rectangle": 2, "mask": 2}
 
 
 def add_shapes(
@@ -100,11 +100,10 @@ def _check_point_count(
                 source, f"{where}: a polygon needs at least 3 points, has {len(points)}"
             )
         return
-    expected = 1 if shape_type == "point" else 2
+    expected = EXACT_POINT_COUNTS[shape_type]
     if len(points) != expected:
         raise InputError(
-            source,
-            f"{where}: a {shape_type} needs {POINT_COUNTS[shape_type]} point(s), has {len(points)}",
+            source, f"{where}: a {shape_type} needs exactly {expected} point(s), has {len(points)}"
         )
 
 
