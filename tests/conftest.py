@@ -88,3 +88,20 @@ def folder_bytes(folder: Path) -> dict[str, bytes]:
         for p in sorted(folder.parent.rglob("*"))
         if p.is_file()
     }
+
+
+@pytest.fixture(scope="session")
+def tiny_predictor():
+    """SAM 2.1 tiny, random weights (fixed seed), at 256 on CPU: built once per test run."""
+    import os
+
+    from labelme_sam2.models.registry import choose_model
+    from labelme_sam2.sam2_tracker.device import select_device
+    from labelme_sam2.sam2_tracker.model import build_predictor
+
+    os.environ["LABELME_SAM2_ALLOW_RANDOM_WEIGHTS"] = "1"
+    try:
+        choice = choose_model(model="sam2.1_hiera_tiny", checkpoint="random", checkpoints_dir=REPO)
+    finally:
+        del os.environ["LABELME_SAM2_ALLOW_RANDOM_WEIGHTS"]
+    return build_predictor(choice, device=select_device("cpu"), image_size=256)

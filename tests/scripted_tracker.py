@@ -6,8 +6,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from labelme_sam2.core.frames import FrameSequence
+from labelme_sam2.core.frames import Frames
 from labelme_sam2.core.prompts import ObjectKey, PromptSet
+from labelme_sam2.core.segments import TrackingPlan
 from labelme_sam2.core.tracking import FrameMasks
 
 
@@ -30,21 +31,31 @@ def scripted_mask(
 
 
 class ScriptedTracker:
-    """Yields scripted masks, backwards from the middle then forwards, like a two-pass run."""
+    """Yields scripted masks for what the plan covers, in frame order, like Sam2Tracker."""
 
     def __init__(self) -> None:
         self.calls = 0
+        self.object_frames = 0  # masks computed, over all calls
 
-    def track(self, frames: FrameSequence, prompts: PromptSet) -> Iterator[FrameMasks]:
+    def track(
+        self, frames: Frames, prompts: PromptSet, *, plan: TrackingPlan | None = None
+    ) -> Iterator[FrameMasks]:
         self.calls += 1
+        plan = plan or TrackingPlan.everything(prompts, frame_count=len(frames))
         keys: list[ObjectKey] = list(prompts.objects)
-        middle = len(frames) // 2
-        order = [*range(middle, len(frames)), *range(middle - 1, -1, -1)]
-        for frame_index in order:
+        wanted: dict[int, set[ObjectKey]] = {}
+        for key, frame_index in plan.keyframes:
+            wanted.setdefault(frame_index, set()).add(key)
+        for segment in plan.segments:
+            for frame_index in segment.frames:
+                wanted.setdefault(frame_index, set()).add(segment.key)
+        for frame_index in sorted(wanted):
+            self.object_frames += len(wanted[frame_index])
             yield FrameMasks(
                 frame_index,
                 {
                     key: scripted_mask(i, frame_index, width=frames.width, height=frames.height)
                     for i, key in enumerate(keys)
+                    if key in wanted[frame_index]
                 },
             )

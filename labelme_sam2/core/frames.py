@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -19,6 +21,30 @@ def natural_key(name: str) -> list[str | int]:
     # re.split with a capture group alternates text and digits, so positions always compare
     # like with like.
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+class Frames(Protocol):
+    """The frames of one video in playback order, all of one size, decoded on demand.
+
+    A folder of images (FrameSequence) and a video file (labelme_sam2.video) both are one.
+    """
+
+    @property
+    def width(self) -> int: ...
+
+    @property
+    def height(self) -> int: ...
+
+    @property
+    def stems(self) -> Sequence[str]:
+        """A file-name stem per frame, for the per-frame outputs (00000 for 00000.json...)."""
+        ...
+
+    def __len__(self) -> int: ...
+
+    def read_rgb(self, index: int) -> np.ndarray:
+        """Frame `index` as uint8 height x width x 3; cheap when called in order either way."""
+        ...
 
 
 @dataclass(frozen=True)

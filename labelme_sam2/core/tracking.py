@@ -8,19 +8,23 @@ from typing import Protocol
 
 import numpy as np
 
-from labelme_sam2.core.frames import FrameSequence
+from labelme_sam2.core.frames import Frames
 from labelme_sam2.core.prompts import ObjectKey, PromptSet
+from labelme_sam2.core.segments import TrackingPlan
 
 
 @dataclass(frozen=True)
 class FrameMasks:
-    """One frame's result: a bool height x width mask for every object (empty when hidden)."""
+    """One frame's result: a bool height x width mask per object (all False when hidden)."""
 
     frame_index: int
     masks: dict[ObjectKey, np.ndarray]
 
 
 class Tracker(Protocol):
-    def track(self, frames: FrameSequence, prompts: PromptSet) -> Iterator[FrameMasks]:
-        """Yield every frame exactly once, in any order, with a mask for every object."""
+    def track(
+        self, frames: Frames, prompts: PromptSet, *, plan: TrackingPlan | None = None
+    ) -> Iterator[FrameMasks]:
+        """Yield, once each and in frame order, the frames the plan covers (default: the whole
+        plan, every frame with every object), each with the masks the plan computes there."""
         ...

@@ -1,7 +1,7 @@
 """Frames as SAM 2 wants them, decoded on demand instead of all held in memory.
 
 SAM 2's own loader takes only folders of integer-named JPEGs and keeps every frame as a
-float32 tensor; this one reads any FrameSequence and decodes a frame when SAM 2 asks for it.
+float32 tensor; this one reads any Frames (folder or video) and decodes a frame when SAM 2 asks for it.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from labelme_sam2.core.frames import FrameSequence
+from labelme_sam2.core.frames import Frames
 
 # SAM 2's input normalisation (ImageNet mean and std), as in sam2.utils.misc.
 IMAGE_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
@@ -18,7 +18,7 @@ IMAGE_STD = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
 
 
 class Sam2FrameSource:
-    def __init__(self, frames: FrameSequence, *, image_size: int) -> None:
+    def __init__(self, frames: Frames, *, image_size: int) -> None:
         self._frames = frames
         self._image_size = image_size
 

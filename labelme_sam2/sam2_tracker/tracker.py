@@ -1,109 +1,205 @@
-"""SAM 2 video propagation over a prompt set, both directions from every keyframe."""
+"""SAM 2 video propagation over a tracking plan, streaming frame by frame.
+
+SAM 2 decodes each keyframe's prompts, then tracks each segment (core/segments.py) from its
+anchor keyframe with the segment's bounding keyframes as conditioning memory. Frames are
+decoded when SAM 2 first needs them, every step's image features serve all objects on that
+frame, and each segment keeps only the outputs SAM 2 can still read (segment_memory.py), so
+memory stays flat however long the video is.
+
+Results come out in frame order. Backward segments (the frames before an object's first
+keyframe) run first; their masks wait, zlib-packed, until the forward sweep reaches them.
+"""
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Iterator
+from collections import OrderedDict, defaultdict
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
 import torch
-from sam2 import sam2_video_predictor
 from sam2.sam2_video_predictor import SAM2VideoPredictor
 
-from labelme_sam2.core.frames import FrameSequence
-from labelme_sam2.core.prompts import FramePrompt, PromptSet
+from labelme_sam2.core.frames import Frames
+from labelme_sam2.core.prompts import FramePrompt, ObjectKey, PromptSet
+from labelme_sam2.core.segments import Segment, TrackingPlan
 from labelme_sam2.core.tracking import FrameMasks
 from labelme_sam2.formats.mask_codec import PackedMask
 from labelme_sam2.sam2_tracker.device import inference_context
 from labelme_sam2.sam2_tracker.frame_source import Sam2FrameSource
-
-# SAM 2 draws its own tqdm bar per propagation pass; ours counts the whole run instead.
-sam2_video_predictor.tqdm = lambda iterable, **_: iterable
+from labelme_sam2.sam2_tracker.segment_memory import SegmentMemory, memory_reach
 
 
 class Sam2Tracker:
-    """Tracks all objects in one pass per direction.
-
-    Forward from the earliest keyframe to the end, then backward from the latest "first
-    keyframe" to the start. A frame's mask for an object comes from the forward pass once
-    that object has had a keyframe, from the backward pass before it, so frames before an
-    object's first prompt get masks too.
-    """
-
-    def __init__(self, predictor: SAM2VideoPredictor) -> None:
+    def __init__(self, predictor: SAM2VideoPredictor, *, prune_memory: bool = True) -> None:
         self._predictor = predictor
+        # Off only to prove pruning changes nothing, and to measure what it saves.
+        self._reach = memory_reach(predictor) if prune_memory else None
+        self.peak_held_frames = 0  # most non-conditioning outputs held at once, all segments
 
-    def track(self, frames: FrameSequence, prompts: PromptSet) -> Iterator[FrameMasks]:
-        keys = list(prompts.objects)
-        first_keyframe = [min(prompts.objects[key]) for key in keys]
-        forward_start = min(first_keyframe)
-        backward_start = max(first_keyframe)
-        # Frames in [forward_start, backward_start) mix both passes: the forward halves wait here.
-        waiting: dict[int, dict[int, PackedMask]] = {}
+    def track(
+        self, frames: Frames, prompts: PromptSet, *, plan: TrackingPlan | None = None
+    ) -> Iterator[FrameMasks]:
+        plan = plan or TrackingPlan.everything(prompts, frame_count=len(frames))
         with inference_context(self._predictor.device):
-            state = self._new_state(frames)
-            for obj_id, key in enumerate(keys):
-                for frame_index, prompt in sorted(prompts.objects[key].items()):
-                    self._add_prompt(state, frame_index, obj_id, prompt)
-            for frame_index, masks in self._propagate(state, forward_start, reverse=False):
-                if frame_index >= backward_start:
-                    yield FrameMasks(frame_index, dict(zip(keys, masks, strict=True)))
-                else:
-                    waiting[frame_index] = {
-                        i: PackedMask.pack(masks[i])
-                        for i, first in enumerate(first_keyframe)
-                        if first <= frame_index
-                    }
-            if backward_start == 0:
-                return
-            for frame_index, masks in self._propagate(state, backward_start, reverse=True):
-                if frame_index == backward_start:
-                    continue  # already given by the forward pass
-                forward = waiting.pop(frame_index, {})
-                merged = [forward[i].unpack() if i in forward else m for i, m in enumerate(masks)]
-                yield FrameMasks(frame_index, dict(zip(keys, merged, strict=True)))
+            run = _Run(self._predictor, frames, prompts, plan, reach=self._reach)
+            yield from run.masks_in_frame_order()
+            self.peak_held_frames = max(self.peak_held_frames, run.peak_held_frames)
 
-    def _propagate(
-        self, state: dict[str, Any], start: int, *, reverse: bool
-    ) -> Iterator[tuple[int, list[np.ndarray]]]:
-        for frame_index, _, logits in self._predictor.propagate_in_video(
-            state, start_frame_idx=start, reverse=reverse
-        ):
-            masks = (logits[:, 0] > 0.0).cpu().numpy()
-            yield frame_index, list(masks)
 
-    def _add_prompt(
-        self, state: dict[str, Any], frame_index: int, obj_id: int, prompt: FramePrompt
+class _Run:
+    """One track() call: SAM 2's inference state plus the segments being tracked."""
+
+    def __init__(
+        self,
+        predictor: SAM2VideoPredictor,
+        frames: Frames,
+        prompts: PromptSet,
+        plan: TrackingPlan,
+        *,
+        reach: int | None,
     ) -> None:
+        self._predictor = predictor
+        self._frames = frames
+        self._prompts = prompts
+        self._plan = plan
+        self._reach = reach
+        self.peak_held_frames = 0
+        self._state = self._new_state()
+        self._keys = sorted(
+            {s.key for s in plan.segments} | {key for key, _ in plan.keyframes},
+            key=list(prompts.objects).index,
+        )
+        self._keyframe_masks: dict[tuple[ObjectKey, int], PackedMask] = {}
+        self._decode_keyframes()
+
+    def masks_in_frame_order(self) -> Iterator[FrameMasks]:
+        backward = self._track_backward()
+        forward_by_frame: dict[int, list[Segment]] = defaultdict(list)
+        for segment in self._plan.segments:
+            if not segment.reverse:
+                for frame_index in segment.frames:
+                    forward_by_frame[frame_index].append(segment)
+        memories: dict[Segment, SegmentMemory] = {}
+        for frame_index in sorted(self._plan.frames()):
+            masks: dict[ObjectKey, np.ndarray] = {}
+            for key in self._keys:
+                packed = self._keyframe_masks.get((key, frame_index))
+                if packed is None:
+                    packed = backward.pop((key, frame_index), None)
+                if packed is not None:
+                    masks[key] = packed.unpack()
+            for segment in forward_by_frame.pop(frame_index, []):
+                if segment not in memories:
+                    memories[segment] = self._segment_memory(segment)
+                masks[segment.key] = self._step(memories[segment], frame_index, segment)
+                if frame_index == segment.frames[-1]:
+                    del memories[segment]
+            self._note_held(memories.values())
+            yield FrameMasks(frame_index, {key: masks[key] for key in self._keys if key in masks})
+
+    def _track_backward(self) -> dict[tuple[ObjectKey, int], PackedMask]:
+        """Every backward segment, all objects sharing each frame's image features."""
+        segments = [s for s in self._plan.segments if s.reverse]
+        memories = {s: self._segment_memory(s) for s in segments}
+        results: dict[tuple[ObjectKey, int], PackedMask] = {}
+        frames = sorted({f for s in segments for f in s.frames}, reverse=True)
+        for frame_index in frames:
+            for segment in segments:
+                if segment.stop < frame_index < segment.anchor:
+                    mask = self._step(memories[segment], frame_index, segment)
+                    results[(segment.key, frame_index)] = PackedMask.pack(mask)
+            self._note_held(memories.values())
+        return results
+
+    def _step(self, memory: SegmentMemory, frame_index: int, segment: Segment) -> np.ndarray:
+        # SAM 2's own single-frame step, as propagate_in_video runs it for one object;
+        # a private method of the pinned sam2==1.1.0.
+        output, low_res = self._predictor._run_single_frame_inference(
+            inference_state=self._state,
+            output_dict=memory.output_dict,
+            frame_idx=frame_index,
+            batch_size=1,
+            is_init_cond_frame=False,
+            point_inputs=None,
+            mask_inputs=None,
+            reverse=segment.reverse,
+            run_mem_encoder=True,
+        )
+        memory.add(frame_index, output)
+        return self._to_video_mask(low_res)
+
+    def _segment_memory(self, segment: Segment) -> SegmentMemory:
+        obj_idx = self._keys.index(segment.key)
+        outputs = self._state["output_dict_per_obj"][obj_idx]["cond_frame_outputs"]
+        keyframes = self._prompts.objects[segment.key]
+        conditioning = {f: outputs[f] for f in segment.conditioning(keyframes)}
+        return SegmentMemory(conditioning=conditioning, reverse=segment.reverse, reach=self._reach)
+
+    def _decode_keyframes(self) -> None:
+        """Each keyframe's prompt decoded on its own (SAM on that image), then memory-encoded."""
+        for obj_idx in range(len(self._keys)):
+            # Registers the objects in order, so SAM 2's object index is our index in _keys.
+            self._predictor._obj_id_to_idx(self._state, obj_idx)
+        needed: set[tuple[ObjectKey, int]] = set(self._plan.keyframes)
+        for segment in self._plan.segments:
+            keyframes = self._prompts.objects[segment.key]
+            needed.update((segment.key, f) for f in segment.conditioning(keyframes))
+        for key, frame_index in sorted(needed, key=lambda kf: (kf[1], self._keys.index(kf[0]))):
+            prompt = self._prompts.objects[key][frame_index]
+            mask = self._add_prompt(frame_index, self._keys.index(key), prompt)
+            if (key, frame_index) in self._plan.keyframes:
+                self._keyframe_masks[(key, frame_index)] = PackedMask.pack(mask)
+        # Runs SAM 2's memory encoder on every keyframe output (what propagate_in_video does
+        # before tracking).
+        self._predictor.propagate_in_video_preflight(self._state)
+
+    def _add_prompt(self, frame_index: int, obj_idx: int, prompt: FramePrompt) -> np.ndarray:
         if prompt.mask is not None:
-            self._predictor.add_new_mask(state, frame_index, obj_id, torch.from_numpy(prompt.mask))
-            return
-        points = [[c.x, c.y] for c in prompt.clicks]
-        labels = [1 if c.positive else 0 for c in prompt.clicks]
+            self._predictor.add_new_mask(
+                self._state, frame_index, obj_idx, torch.from_numpy(prompt.mask)
+            )
+            # SAM 2 stores the mask at its low resolution; on its own frame the user's mask is
+            # the answer, exactly.
+            return prompt.mask
         box = prompt.box
-        self._predictor.add_new_points_or_box(
-            state,
+        _, obj_ids, video_masks = self._predictor.add_new_points_or_box(
+            self._state,
             frame_index,
-            obj_id,
-            points=points or None,
-            labels=labels or None,
+            obj_idx,
+            points=[[c.x, c.y] for c in prompt.clicks] or None,
+            labels=[1 if c.positive else 0 for c in prompt.clicks] or None,
             box=None if box is None else [box.x0, box.y0, box.x1, box.y1],
         )
+        return self._mask_of(video_masks[list(obj_ids).index(obj_idx)])
 
-    def _new_state(self, frames: FrameSequence) -> dict[str, Any]:
+    def _to_video_mask(self, low_res: torch.Tensor) -> np.ndarray:
+        _, video_res = self._predictor._get_orig_video_res_output(self._state, low_res)
+        return self._mask_of(video_res[0])
+
+    @staticmethod
+    def _mask_of(logits: torch.Tensor) -> np.ndarray:
+        mask: np.ndarray = (logits[0] > 0.0).cpu().numpy()
+        return mask
+
+    def _note_held(self, memories: Iterable[SegmentMemory]) -> None:
+        held = sum(m.held_frames for m in memories)
+        self.peak_held_frames = max(self.peak_held_frames, held)
+
+    def _new_state(self) -> dict[str, Any]:
         """SAM 2's inference state (the keys init_state makes), fed by our frame source.
 
-        init_state would insist on its own loader; everything else is SAM 2's own code.
+        init_state would load every frame up front with its own loader; everything that reads
+        this state is SAM 2's own code.
         """
         device = self._predictor.device
         return {
-            "images": Sam2FrameSource(frames, image_size=self._predictor.image_size),
-            "num_frames": len(frames),
+            "images": Sam2FrameSource(self._frames, image_size=self._predictor.image_size),
+            "num_frames": len(self._frames),
             "offload_video_to_cpu": True,
             "offload_state_to_cpu": False,
-            "video_height": frames.height,
-            "video_width": frames.width,
+            "video_height": self._frames.height,
+            "video_width": self._frames.width,
             "device": device,
             "storage_device": device,
             "point_inputs_per_obj": {},

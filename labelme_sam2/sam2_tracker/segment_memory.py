@@ -1,0 +1,53 @@
+"""One segment's SAM 2 memory, holding only the frames SAM 2 can still read.
+
+SAM 2 keeps every tracked frame's output (memory features, low-res mask logits, object
+pointer) for the whole run, so memory grows with the video. Tracking frame u reads only:
+
+- the conditioning frames (here: the segment's bounding keyframes),
+- memory features of the frames u-1 and ((u-2)//r)*r - j*r for j < num_maskmem-2 (stride r),
+- object pointers of the frames u-1 ... u-(max_obj_ptrs_in_encoder-1),
+
+(mirrored when tracking backward; sam2/modeling/sam2_base.py,
+_prepare_memory_conditioned_features). Once frame t is done, a frame further back than
+`reach` can never be read again and is dropped: the masks are identical (tests prove it).
+SAM 2 1.1.0's own clear_non_cond_mem_around_input crashes, and clears something else anyway.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sam2.modeling.sam2_base import SAM2Base
+
+
+def memory_reach(model: SAM2Base) -> int:
+    """How far back (in frames) tracking the next frame can read a non-conditioning output."""
+    stride = model.memory_temporal_stride_for_eval
+    features = (model.num_maskmem - 2) * stride
+    pointers = model.max_obj_ptrs_in_encoder - 2 if model.use_obj_ptrs_in_encoder else 0
+    return max(features, pointers, 0)
+
+
+class SegmentMemory:
+    """The output dict SAM 2's track_step reads and writes, for one object over one segment."""
+
+    def __init__(self, *, conditioning: dict[int, Any], reverse: bool, reach: int | None) -> None:
+        self.output_dict: dict[str, dict[int, Any]] = {
+            "cond_frame_outputs": conditioning,
+            "non_cond_frame_outputs": {},
+        }
+        self._reverse = reverse
+        self._reach = reach  # None keeps everything, as SAM 2 does
+
+    def add(self, frame_index: int, output: Any) -> None:
+        kept = self.output_dict["non_cond_frame_outputs"]
+        kept[frame_index] = output
+        if self._reach is None:
+            return
+        # Frames are added one step at a time, so at most one falls out of reach per step.
+        oldest = frame_index + self._reach + 1 if self._reverse else frame_index - self._reach - 1
+        kept.pop(oldest, None)
+
+    @property
+    def held_frames(self) -> int:
+        return len(self.output_dict["non_cond_frame_outputs"])
