@@ -20,3 +20,7 @@ class InputError(UserError):
 
 class CheckpointError(UserError):
     """A model checkpoint is missing, truncated or not the file it claims to be."""
+
+
+class OutputError(UserError):
+    """An output file cannot be written (disk full, read-only, no permission)."""

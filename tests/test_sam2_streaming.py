@@ -98,3 +98,77 @@ def test_pruned_memory_gives_identical_masks_and_never_misses_a_read(
     prompt = folder.prompts.objects[keys[2]][12].mask
     assert prompt is not None and prompt.any()
     assert np.array_equal(pruned[12].masks[keys[2]], prompt)
+
+
+def test_a_correction_rerun_equals_a_full_run_with_the_new_prompts(tmp_path: Path, tiny_predictor):
+    """Segments are independent, so recomputing only the touched span is exact."""
+    from labelme_sam2.cli.track import track_and_write
+    from labelme_sam2.labelme_adapter.track_input import open_track_input
+    from tests.test_track_inputs import options
+
+    folder = copy_bedroom(tmp_path / "edited", frames=24)
+    (folder / "00060.json").unlink()
+    box = [[300.0, 150.0], [520.0, 500.0]]
+    (folder / "00008.json").write_text(json.dumps({"shapes": [shape("boy", "rectangle", box)]}))
+    (folder / "00016.json").write_text(json.dumps({"shapes": [shape("boy", "rectangle", box)]}))
+
+    def run(target: Path, *, full: bool) -> str:
+        track_input = open_track_input(target, prompts_folder=None, warn=lambda _: None)
+        tracker = tracker_module.Sam2Tracker(tiny_predictor)
+        return track_and_write(track_input, tracker=tracker, settings="tiny@256",
+                               args=options(full=full, save_masks=False))  # fmt: skip
+
+    run(folder, full=False)
+    moved = [[320.0, 160.0], [540.0, 510.0]]
+    (folder / "00008.json").write_text(json.dumps({"shapes": [shape("boy", "rectangle", moved)]}))
+    fresh = copy_bedroom(tmp_path / "fresh", frames=24)
+    (fresh / "00060.json").unlink()
+    for name in ("00008.json", "00016.json"):
+        (fresh / name).write_bytes((folder / name).read_bytes())
+    before = {p.name: p.read_bytes() for p in folder.glob("*.json")}
+
+    line = run(folder, full=False)
+    assert line.startswith("recomputed 15 of 24 frames")  # boy's frames 1..15
+    run(fresh, full=True)
+    for path in sorted(folder.glob("*.json")):
+        assert path.read_bytes() == (fresh / path.name).read_bytes(), path.name
+        if not 1 <= int(path.stem) <= 15:
+            assert path.read_bytes() == before[path.name], path.name
+
+
+def test_tracking_the_mp4_equals_tracking_its_extracted_frames(tmp_path: Path, tiny_predictor):
+    import imageio_ffmpeg
+
+    from labelme_sam2.cli.main import main
+    from labelme_sam2.labelme_adapter.folder import read_video
+    from tests.conftest import REPO, SHARED_BEDROOM
+
+    source = SHARED_BEDROOM if SHARED_BEDROOM.is_dir() else REPO / "examples" / "bedroom"
+    video = tmp_path / "bedroom.mp4"
+    writer = imageio_ffmpeg.write_frames(str(video), (960, 540), fps=25, macro_block_size=1)
+    writer.send(None)
+    from PIL import Image
+
+    for path in sorted(source.glob("*.jpg"))[:16]:
+        writer.send(np.asarray(Image.open(path).convert("RGB")).tobytes())
+    writer.close()
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    (prompts / "00003.json").write_text((source / "00000.json").read_text())
+
+    # png: lossless, so both read the very same pixels.
+    assert main(["extract", str(video), "--format", "png", "--out", str(tmp_path / "png")]) == 0
+    for name in ("00003.json",):
+        (tmp_path / "png" / name).write_bytes((prompts / name).read_bytes())
+
+    from_video = read_video(video, prompts_folder=prompts, warn=lambda _: None)
+    from_folder = read_folder(tmp_path / "png", warn=lambda _: None)
+    assert len(from_video.frames) == len(from_folder.frames) == 16
+    tracker = tracker_module.Sam2Tracker(tiny_predictor)
+    a = list(tracker.track(from_video.frames, from_video.prompts))
+    b = list(tracker.track(from_folder.frames, from_folder.prompts))
+    assert [r.frame_index for r in a] == [r.frame_index for r in b] == list(range(16))
+    for x, y in zip(a, b, strict=True):
+        assert list(x.masks) == list(y.masks) == list(from_folder.prompts.objects)
+        for key in x.masks:
+            assert np.array_equal(x.masks[key], y.masks[key]), (x.frame_index, key)

@@ -28,8 +28,17 @@ def track(folder_path: Path, *, shape_format: ShapeFormat = "polygon", extra: bo
     folder = read_folder(folder_path, warn=lambda _: None)
     writers: list[FrameWriter] = [LabelmeJsonWriter(folder, shape_format=shape_format)]
     if extra:
-        writers.append(MaskPngWriter(folder.frames, list(folder.prompts.objects)))
-        writers.append(MaskedVideoWriter(folder.frames, fill="white", fps=12))
+        base = folder.output_base
+        writers.append(
+            MaskPngWriter(
+                folder.frames, list(folder.prompts.objects), folder=base.with_name("bedroom_masks")
+            )
+        )
+        writers.append(
+            MaskedVideoWriter(
+                folder.frames, path=base.with_name("bedroom_masked.mp4"), fill="white", fps=12
+            )
+        )
     propagate(folder.frames, folder.prompts, tracker=ScriptedTracker(), writers=writers)
     return folder
 

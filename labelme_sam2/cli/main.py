@@ -25,12 +25,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     track = commands.add_parser(
         "track",
-        help="masks for every frame of a LabelMe frame folder",
-        description="Read the LabelMe files beside the frames, propagate their prompts with "
-        "SAM 2 through every frame, and write the masks back.",
+        help="masks for every frame of a LabelMe frame folder, a video, or chunk folders",
+        description="Read the LabelMe files, propagate their prompts with SAM 2 through every "
+        "frame, and write the masks back. A re-run after editing prompts recomputes only the "
+        "frames those edits affect.",
     )
     track.add_argument(
-        "folder", type=Path, help="folder of frames (.jpg/.jpeg/.png) and LabelMe JSON"
+        "path",
+        type=Path,
+        metavar="PATH",
+        help="a folder of frames (.jpg/.png) with LabelMe files; a video file (with --prompts); "
+        "or a folder of chunk folders from `extract --chunk-seconds`, tracked as one video",
+    )
+    track.add_argument(
+        "--prompts",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="for a video: the folder of LabelMe files named by frame number (00012.json is "
+        "frame 12); the masks are written there, one file per frame",
+    )
+    track.add_argument(
+        "--full",
+        action="store_true",
+        help="recompute every frame instead of only those the edited prompts affect",
     )
     add_model_arguments(track)
     track.add_argument(
@@ -43,10 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     track.add_argument(
         "--save-masks",
         action="store_true",
-        help="also write FOLDER_masks/: one PNG per frame and a folder of PNGs per object",
+        help="also write FOLDER_masks/ (VIDEO_masks/ for a video): one PNG per frame and a "
+        "folder of PNGs per object",
     )
     track.add_argument(
-        "--video", choices=["masked"], help="also write FOLDER_masked.mp4 (objects filled)"
+        "--video",
+        choices=["masked"],
+        help="also write FOLDER_masked.mp4 (VIDEO_masked.mp4): the objects filled",
     )
     track.add_argument(
         "--fill",
@@ -54,7 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="white",
         help="fill for --video masked: white, or each object's mean colour (default: white)",
     )
-    track.add_argument("--fps", type=float, default=30.0, help="video frame rate (default: 30)")
+    track.add_argument(
+        "--fps",
+        type=float,
+        default=None,
+        help="frame rate of --video (default: the source video's or extract's, else 30)",
+    )
+
+    add_extract_parser(commands)
 
     download = commands.add_parser(
         "download", help="download and verify a SAM 2 checkpoint into the checkpoints folder"
@@ -62,6 +90,75 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("model", choices=list(MODELS), metavar="MODEL", help=", ".join(MODELS))
     download.add_argument("--checkpoints-dir", type=Path, default=None)
     return parser
+
+
+def add_extract_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    extract = commands.add_parser(
+        "extract",
+        help="a video's frames as numbered images (a frame folder for LabelMe and track)",
+        description="Decode a video into 00000.jpg, 00001.jpg ... plus a manifest.json that maps "
+        "every file to its source frame number and time. Re-running into the same folder "
+        "rewrites it; a folder holding anything else is refused.",
+    )
+    extract.add_argument("video", type=Path, help="video file (.mp4, .mov, .mkv, .avi ...)")
+    extract.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="output folder (default: the video's path without its extension: clip.mp4 -> clip/)",
+    )
+    extract.add_argument(
+        "--start",
+        type=float,
+        default=None,
+        metavar="S",
+        help="first second to take: frames at S s or later (default: 0)",
+    )
+    extract.add_argument(
+        "--end",
+        type=float,
+        default=None,
+        metavar="S",
+        help="take frames before S s only, S excluded (default: to the end)",
+    )
+    thin = extract.add_mutually_exclusive_group()
+    thin.add_argument(
+        "--every",
+        type=int,
+        default=None,
+        metavar="N",
+        help="keep every Nth frame of those between --start and --end (default: 1, all)",
+    )
+    thin.add_argument(
+        "--fps",
+        type=float,
+        default=None,
+        metavar="F",
+        help="keep about F frames a second, picked by timestamp, never repeated; at or above "
+        "the video's rate all are kept (default: all frames)",
+    )
+    extract.add_argument(
+        "--chunk-seconds",
+        type=float,
+        default=None,
+        metavar="S",
+        help="split into folders of S seconds of video each, named 001_f000000-000599 ... "
+        "(chunk number, first-last source frame) (default: one folder)",
+    )
+    extract.add_argument(
+        "--format",
+        choices=["jpg", "png"],
+        default="jpg",
+        help="image files: jpg, or png for lossless and larger (default: jpg)",
+    )
+    extract.add_argument(
+        "--quality",
+        type=int,
+        default=None,
+        metavar="Q",
+        help="JPEG quality, 1 to 100 (default: 95)",
+    )
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -106,6 +203,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from labelme_sam2.cli.track import run_track
 
             return run_track(args)
+        if args.command == "extract":
+            from labelme_sam2.cli.extract import run_extract
+
+            return run_extract(args)
         from labelme_sam2.cli.download import run_download
 
         return run_download(args)

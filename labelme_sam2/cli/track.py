@@ -1,28 +1,37 @@
-"""`labelme-sam2 track FOLDER`: validate everything, load SAM 2, propagate, write."""
+"""`labelme-sam2 track PATH`: validate everything, load SAM 2, propagate, write.
+
+A re-run after the user edited some prompts recomputes only the segments those edits touch
+(core/segments.py) and takes every other mask from the last run's store.
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
+import hashlib
+from pathlib import Path
 
 from tqdm import tqdm
 
-from labelme_sam2.core.pipeline import FrameWriter, propagate
-from labelme_sam2.labelme_adapter.folder import read_folder
+from labelme_sam2.cli.console import warn
+from labelme_sam2.core.pipeline import FrameWriter, PreviousMasks, propagate
+from labelme_sam2.core.segments import TrackingPlan, fingerprints, plan_changes
+from labelme_sam2.core.tracking import Tracker
+from labelme_sam2.formats.mask_store import RECORD_VERSION, MaskStore, MaskStoreWriter, RunRecord
+from labelme_sam2.labelme_adapter.folder import LabelmeFolder
 from labelme_sam2.labelme_adapter.json_writer import LabelmeJsonWriter
+from labelme_sam2.labelme_adapter.track_input import TrackInput, open_track_input
 from labelme_sam2.models.registry import check_image_size, choose_model, default_checkpoints_dir
+from labelme_sam2.writers.by_part import WritersByPart
 from labelme_sam2.writers.mask_pngs import MaskPngWriter
 from labelme_sam2.writers.masked_video import MaskedVideoWriter
 
-
-def warn(message: str) -> None:
-    print(f"labelme-sam2: warning: {message}", file=sys.stderr)
+DEFAULT_FPS = 30.0
 
 
 def run_track(args: argparse.Namespace) -> int:
     # Everything the user can get wrong is checked before torch is even imported.
     check_image_size(args.image_size)
-    folder = read_folder(args.folder, warn=warn)
+    track_input = open_track_input(args.path, prompts_folder=args.prompts, warn=warn)
     choice = choose_model(
         model=args.model,
         checkpoint=args.checkpoint,
@@ -38,24 +47,105 @@ def run_track(args: argparse.Namespace) -> int:
         warn("random weights (--checkpoint random): the masks are meaningless; for tests only")
     predictor = build_predictor(choice, device=device, image_size=args.image_size)
 
-    frames, prompts = folder.frames, folder.prompts
-    json_writer = LabelmeJsonWriter(folder, shape_format=args.shape_format)
-    writers: list[FrameWriter] = [json_writer]
+    settings = f"{choice.label} @{predictor.image_size} {device.type}"
+    line = track_and_write(
+        track_input, tracker=Sam2Tracker(predictor), settings=settings, args=args
+    )
+    print(f"{line} on {device.type} with {choice.label}")
+    return 0
+
+
+def track_and_write(
+    track_input: TrackInput, *, tracker: Tracker, settings: str, args: argparse.Namespace
+) -> str:
+    """Track (only what changed since the last run with the same `settings`, unless
+    args.full) and write every output; returns the summary line."""
+    store = MaskStore(track_input.store_folder)
+    plan, previous, record = _plan(track_input, store, settings=settings, full=args.full)
+    json_writers: list[LabelmeJsonWriter] = []
     outputs: list[str] = []
+    per_part: list[list[FrameWriter]] = []
+    for part in track_input.parts:
+        json_writers.append(LabelmeJsonWriter(part, shape_format=args.shape_format))
+        per_part.append([json_writers[-1], *_other_writers(part, track_input, args, outputs)])
+    writers: list[FrameWriter] = [
+        WritersByPart(track_input.offsets, per_part),
+        MaskStoreWriter(store, record),
+    ]
+    frames = track_input.frames
+    with tqdm(total=len(frames), unit="frame", desc="tracking", disable=None) as bar:
+        summary = propagate(
+            frames,
+            track_input.prompts,
+            tracker=tracker,
+            writers=writers,
+            plan=plan,
+            previous=previous,
+            on_frame=bar.update,
+        )
+    changed = sum(writer.files_changed for writer in json_writers)
+    labelme_files = f"{len(frames)} LabelMe files ({changed} changed)"
+    if len(track_input.parts) > 1:
+        labelme_files += f" in {len(track_input.parts)} chunk folders"
+        outputs = [f"{len(outputs)} mask folders/videos beside them"] if outputs else []
+    return f"{summary.line()}; wrote {', '.join([labelme_files, *outputs])}"
+
+
+def _plan(
+    track_input: TrackInput, store: MaskStore, *, settings: str, full: bool
+) -> tuple[TrackingPlan, PreviousMasks | None, RunRecord]:
+    """What to compute, where the rest comes from, and the record this run will leave."""
+    frames, prompts = track_input.frames, track_input.prompts
+    stems = hashlib.sha256("/".join(frames.stems).encode()).hexdigest()[:16]
+    size = [len(frames), frames.width, frames.height]
+    everything = TrackingPlan.everything(prompts, frame_count=len(frames))
+    segments, keyframes = fingerprints(everything, prompts)
+    record = RunRecord(
+        version=RECORD_VERSION,
+        settings=settings,
+        frames=size,
+        frames_fingerprint=stems,
+        segments=segments,
+        keyframes=keyframes,
+    )
+    last = store.record()
+    reusable = (
+        not full
+        and last is not None
+        and (last["settings"], last["frames"], last["frames_fingerprint"])
+        == (settings, size, stems)
+    )
+    if not reusable or last is None:
+        return everything, None, record
+    plan = plan_changes(
+        prompts,
+        frame_count=len(frames),
+        done_segments=set(last["segments"]),
+        done_keyframes=set(last["keyframes"]),
+    )
+    return plan, store.read, record
+
+
+def _other_writers(
+    part: LabelmeFolder, track_input: TrackInput, args: argparse.Namespace, outputs: list[str]
+) -> list[FrameWriter]:
+    writers: list[FrameWriter] = []
+    base: Path = part.output_base
     if args.save_masks:
-        png_writer = MaskPngWriter(frames, list(prompts.objects))
+        png_writer = MaskPngWriter(
+            part.frames,
+            list(track_input.prompts.objects),
+            folder=base.with_name(f"{base.name}_masks"),
+        )
         writers.append(png_writer)
         outputs.append(f"{png_writer.folder}/")
     if args.video == "masked":
-        video_writer = MaskedVideoWriter(frames, fill=args.fill, fps=args.fps)
+        video_writer = MaskedVideoWriter(
+            part.frames,
+            path=base.with_name(f"{base.name}_masked.mp4"),
+            fill=args.fill,
+            fps=args.fps or part.fps or DEFAULT_FPS,
+        )
         writers.append(video_writer)
         outputs.append(str(video_writer.path))
-
-    with tqdm(total=len(frames), unit="frame", desc="tracking", disable=None) as bar:
-        summary = propagate(
-            frames, prompts, tracker=Sam2Tracker(predictor), writers=writers, on_frame=bar.update
-        )
-    labelme_files = f"{len(frames)} LabelMe files ({json_writer.files_changed} changed)"
-    written = ", ".join([labelme_files, *outputs])
-    print(f"{summary.line()} on {device.type} with {choice.label}; wrote {written}")
-    return 0
+    return writers

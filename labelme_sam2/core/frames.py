@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -66,6 +68,44 @@ class FrameSequence:
     def read_rgb(self, index: int) -> np.ndarray:
         """The frame as uint8 height x width x 3."""
         return load_rgb(self.paths[index])
+
+
+class ChainedFrames:
+    """Several runs of frames played one after another, as one video (chunk folders)."""
+
+    def __init__(self, parts: Sequence[Frames]) -> None:
+        sizes = {(part.width, part.height) for part in parts}
+        if len(sizes) != 1:
+            raise ValueError(f"parts of one video must share one size, not {sorted(sizes)}")
+        self.parts = tuple(parts)
+        self.offsets = tuple(itertools.accumulate((len(p) for p in parts[:-1]), initial=0))
+        (self._width, self._height) = sizes.pop()
+
+    @property
+    def width(self) -> int:
+        return self._width
+
+    @property
+    def height(self) -> int:
+        return self._height
+
+    @property
+    def stems(self) -> list[str]:
+        return [f"{i}/{stem}" for i, part in enumerate(self.parts) for stem in part.stems]
+
+    def __len__(self) -> int:
+        return sum(len(part) for part in self.parts)
+
+    def locate(self, index: int) -> tuple[int, int]:
+        """(part number, index within that part) of frame `index`."""
+        if not 0 <= index < len(self):
+            raise IndexError(f"frame {index} of {len(self)}")
+        part = bisect.bisect_right(self.offsets, index) - 1
+        return part, index - self.offsets[part]
+
+    def read_rgb(self, index: int) -> np.ndarray:
+        part, local = self.locate(index)
+        return self.parts[part].read_rgb(local)
 
 
 def load_rgb(path: Path) -> np.ndarray:

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from labelme_sam2.core.frames import FrameSequence
-from labelme_sam2.core.prompts import PromptSet
+import numpy as np
+
+from labelme_sam2.core.frames import Frames
+from labelme_sam2.core.prompts import ObjectKey, PromptSet
+from labelme_sam2.core.segments import TrackingPlan
 from labelme_sam2.core.tracking import FrameMasks, Tracker
 
 
 class FrameWriter(Protocol):
     def write(self, result: FrameMasks) -> None:
-        """Take one frame's masks; frames may arrive in any order."""
+        """Take one frame's masks, every object's; frames arrive in order, each once."""
         ...
 
     def close(self) -> None:
@@ -26,34 +29,51 @@ class FrameWriter(Protocol):
         ...
 
 
+PreviousMasks = Callable[[int], dict[ObjectKey, np.ndarray]]
+
+
 @dataclass(frozen=True)
 class RunSummary:
     frames: int
     objects: int
+    recomputed_frames: int  # frames the tracker computed at least one mask on
     seconds: float
 
     @property
     def frames_per_second(self) -> float:
-        return self.frames / self.seconds if self.seconds > 0 else float("inf")
+        return self.recomputed_frames / self.seconds if self.seconds > 0 else float("inf")
 
     def line(self) -> str:
-        return (
-            f"tracked {self.frames} frames x {self.objects} objects in {self.seconds:.1f} s "
-            f"({self.frames_per_second:.2f} frames/s)"
-        )
+        if self.recomputed_frames == self.frames:
+            done = f"tracked {self.frames} frames x {self.objects} objects"
+        else:
+            done = (
+                f"recomputed {self.recomputed_frames} of {self.frames} frames "
+                f"x {self.objects} objects (the rest kept from the last run)"
+            )
+        return f"{done} in {self.seconds:.1f} s ({self.frames_per_second:.2f} frames/s)"
 
 
 def propagate(
-    frames: FrameSequence,
+    frames: Frames,
     prompts: PromptSet,
     *,
     tracker: Tracker,
     writers: Sequence[FrameWriter],
+    plan: TrackingPlan | None = None,
+    previous: PreviousMasks | None = None,
     on_frame: Callable[[], None] = lambda: None,
 ) -> RunSummary:
+    """Every frame, in order, to every writer: the tracker's masks where `plan` computes them,
+    `previous` (the last run's) elsewhere. Without a plan, the tracker computes everything."""
+    plan = plan or TrackingPlan.everything(prompts, frame_count=len(frames))
     started = time.perf_counter()
     try:
-        _stream(frames, prompts, tracker=tracker, writers=writers, on_frame=on_frame)
+        results = tracker.track(frames, prompts, plan=plan)
+        for result in _merged(results, len(frames), list(prompts.objects), previous):
+            for writer in writers:
+                writer.write(result)
+            on_frame()
         for writer in writers:
             writer.close()
     except BaseException:
@@ -61,27 +81,35 @@ def propagate(
             writer.abort()
         raise
     return RunSummary(
-        frames=len(frames), objects=len(prompts.objects), seconds=time.perf_counter() - started
+        frames=len(frames),
+        objects=len(prompts.objects),
+        recomputed_frames=len(plan.frames()),
+        seconds=time.perf_counter() - started,
     )
 
 
-def _stream(
-    frames: FrameSequence,
-    prompts: PromptSet,
-    *,
-    tracker: Tracker,
-    writers: Sequence[FrameWriter],
-    on_frame: Callable[[], None],
-) -> None:
-    done: set[int] = set()
-    for result in tracker.track(frames, prompts):
-        if result.frame_index in done or not 0 <= result.frame_index < len(frames):
-            raise RuntimeError(f"tracker returned frame {result.frame_index} twice or out of range")
-        if result.masks.keys() != prompts.objects.keys():
-            raise RuntimeError(f"tracker returned other objects on frame {result.frame_index}")
-        done.add(result.frame_index)
-        for writer in writers:
-            writer.write(result)
-        on_frame()
-    if len(done) != len(frames):
-        raise RuntimeError(f"tracker returned {len(done)} of {len(frames)} frames")
+def _merged(
+    results: Iterable[FrameMasks],
+    frame_count: int,
+    keys: list[ObjectKey],
+    previous: PreviousMasks | None,
+) -> Iterator[FrameMasks]:
+    fresh = iter(results)
+    pending = next(fresh, None)
+    for frame_index in range(frame_count):
+        masks: dict[ObjectKey, np.ndarray] = {}
+        if pending is not None and pending.frame_index == frame_index:
+            masks, pending = pending.masks, next(fresh, None)
+        elif pending is not None and pending.frame_index < frame_index:
+            raise RuntimeError(f"tracker returned frame {pending.frame_index} out of order")
+        if set(masks) - set(keys):
+            raise RuntimeError(f"tracker returned unknown objects on frame {frame_index}")
+        missing = [key for key in keys if key not in masks]
+        if missing:
+            if previous is None:
+                raise RuntimeError(f"tracker returned no mask on frame {frame_index}")
+            kept = previous(frame_index)
+            masks = {**masks, **{key: kept[key] for key in missing}}
+        yield FrameMasks(frame_index, {key: masks[key] for key in keys})
+    if pending is not None:
+        raise RuntimeError(f"tracker returned frame {pending.frame_index} beyond the last")

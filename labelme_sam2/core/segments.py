@@ -121,3 +121,35 @@ def segment_fingerprint(segment: Segment, prompts: PromptSet) -> str:
         *(f"{frame}:{prompt_fingerprint(keyframes[frame])}" for frame in ends),
     ]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
+def keyframe_fingerprint(key: ObjectKey, frame_index: int, prompt: FramePrompt) -> str:
+    return f"{key.label}\x1f{key.group_id}\x1f{frame_index}\x1f{prompt_fingerprint(prompt)}"
+
+
+def fingerprints(plan: TrackingPlan, prompts: PromptSet) -> tuple[list[str], list[str]]:
+    """(segments, keyframes) fingerprints of what `plan` computes, for the run's record."""
+    segments = sorted(segment_fingerprint(s, prompts) for s in plan.segments)
+    keyframes = sorted(
+        keyframe_fingerprint(key, frame, prompts.objects[key][frame])
+        for key, frame in plan.keyframes
+    )
+    return segments, keyframes
+
+
+def plan_changes(
+    prompts: PromptSet, *, frame_count: int, done_segments: set[str], done_keyframes: set[str]
+) -> TrackingPlan:
+    """What is left to compute when a finished run already computed the `done` fingerprints:
+    after an edit on frame k, the segments from k to the object's neighbouring keyframes."""
+    everything = TrackingPlan.everything(prompts, frame_count=frame_count)
+    return TrackingPlan(
+        segments=tuple(
+            s for s in everything.segments if segment_fingerprint(s, prompts) not in done_segments
+        ),
+        keyframes=frozenset(
+            (key, frame)
+            for key, frame in everything.keyframes
+            if keyframe_fingerprint(key, frame, prompts.objects[key][frame]) not in done_keyframes
+        ),
+    )

@@ -7,6 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from labelme_sam2.errors import OutputError
+
 
 def write_atomically(path: Path, data: bytes) -> bool:
     """Write `data` to `path` through a temp file and a rename; return False if it was unchanged.
@@ -18,7 +20,10 @@ def write_atomically(path: Path, data: bytes) -> bool:
             return False
     except FileNotFoundError:
         pass
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        raise OutputError(path, f"cannot write ({error.strerror or error})") from error
     try:
         with os.fdopen(fd, "wb") as temp:
             temp.write(data)
@@ -26,9 +31,12 @@ def write_atomically(path: Path, data: bytes) -> bool:
             os.fsync(temp.fileno())
         _keep_mode(path, Path(temp_name))
         os.replace(temp_name, path)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_name)
+        if isinstance(error, OSError):
+            # Disk full, read-only, no permission: the old file is still there, whole.
+            raise OutputError(path, f"cannot write ({error.strerror or error})") from error
         raise
     return True
 

@@ -1,4 +1,8 @@
-"""Read a LabelMe frame folder: its frames, its LabelMe files, and the prompts drawn in them."""
+"""Read what `track` works on: frames, their LabelMe files, and the prompts drawn in them.
+
+Two kinds: a frame folder (LabelMe files beside the frames), or a video file with a prompts
+folder of LabelMe files named by frame number (`00012.json` is frame 12).
+"""
 
 from __future__ import annotations
 
@@ -7,32 +11,121 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labelme_sam2.core.frames import FrameSequence, find_frames
+from labelme_sam2.core.frames import Frames, find_frames
 from labelme_sam2.core.prompts import PromptSet, validate
 from labelme_sam2.errors import InputError
 from labelme_sam2.formats.labelme_json import read_document
 from labelme_sam2.labelme_adapter.shapes_to_prompts import add_shapes
 
+Warn = Callable[[str], None]
+
 
 @dataclass(frozen=True)
 class LabelmeFolder:
-    frames: FrameSequence
+    """A run of frames and the LabelMe file of each (read if present, written by `track`)."""
+
+    frames: Frames
+    json_folder: Path  # where frame i's LabelMe file is, as {stems[i]}.json
+    image_names: tuple[str, ...]  # each frame's imagePath, relative to its LabelMe file
     documents: dict[int, tuple[Path, dict[str, Any]]]  # frame index -> (file, parsed JSON)
     prompts: PromptSet
+    output_base: Path  # other outputs go to {output_base}_masks/, {output_base}_masked.mp4
+    fps: float | None  # the source's frame rate, when known
+
+    def json_path(self, frame_index: int) -> Path:
+        return self.json_folder / f"{self.frames.stems[frame_index]}.json"
 
 
-def read_folder(folder: Path, *, warn: Callable[[str], None]) -> LabelmeFolder:
-    """Everything needed to track `folder`, fully validated before any model is loaded."""
+def read_folder(folder: Path, *, warn: Warn, require_prompts: bool = True) -> LabelmeFolder:
+    """A frame folder, fully validated before any model is loaded."""
     frames = find_frames(folder)
     index_by_stem = {stem: i for i, stem in enumerate(frames.stems)}
+    documents, prompts = _read_documents(
+        folder,
+        frames,
+        frame_of=index_by_stem.get,
+        unmatched="no frame named {stem}.jpg/.png beside it",
+        warn=warn,
+    )
+    if prompts.objects or require_prompts:
+        validate(prompts, width=frames.width, height=frames.height, where=str(folder))
+    return LabelmeFolder(
+        frames=frames,
+        json_folder=folder,
+        image_names=tuple(p.name for p in frames.paths),
+        documents=documents,
+        prompts=prompts,
+        output_base=folder.parent / folder.name,
+        fps=_extracted_fps(folder, len(frames)),
+    )
+
+
+def _extracted_fps(folder: Path, frame_count: int) -> float | None:
+    """The frame rate of a folder `extract` made (its manifest's timestamps), else None."""
+    from labelme_sam2.video.manifest import MANIFEST_NAME, read_manifest
+
+    path = folder / MANIFEST_NAME
+    if not path.is_file():
+        return None
+    times = [frame["timestamp"] for frame in read_manifest(path)["frames"]]
+    if len(times) != frame_count:
+        raise InputError(path, f"lists {len(times)} frames but the folder has {frame_count}")
+    if len(times) < 2 or times[-1] <= times[0]:
+        return None
+    return (len(times) - 1) / (times[-1] - times[0])
+
+
+def read_video(video: Path, *, prompts_folder: Path, warn: Warn) -> LabelmeFolder:
+    """A video and its prompts folder; frames are decoded only when tracking needs them."""
+    from labelme_sam2.video.reader import VideoFrames
+
+    if not prompts_folder.is_dir():
+        raise InputError(prompts_folder, "no such prompts folder (LabelMe files named 00000.json…)")
+    frames = VideoFrames(video)
+
+    def frame_of(stem: str) -> int | None:
+        return int(stem) if stem.isdigit() and int(stem) < len(frames) else None
+
+    documents, prompts = _read_documents(
+        prompts_folder,
+        frames,
+        frame_of=frame_of,
+        unmatched=f"not a frame number of {video.name} (0..{len(frames) - 1})",
+        warn=warn,
+    )
+    validate(prompts, width=frames.width, height=frames.height, where=str(prompts_folder))
+    # Files already there keep their name; new ones get the name extract gives that frame.
+    return LabelmeFolder(
+        frames=frames,
+        json_folder=prompts_folder,
+        image_names=tuple(f"{stem}.jpg" for stem in frames.stems),
+        documents=documents,
+        prompts=prompts,
+        output_base=video.parent / video.stem,
+        fps=frames.info.fps,
+    )
+
+
+def _read_documents(
+    json_folder: Path,
+    frames: Frames,
+    *,
+    frame_of: Callable[[str], int | None],
+    unmatched: str,
+    warn: Warn,
+) -> tuple[dict[int, tuple[Path, dict[str, Any]]], PromptSet]:
     documents: dict[int, tuple[Path, dict[str, Any]]] = {}
     prompts = PromptSet()
     skipped_types: set[str] = set()
-    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() == ".json"):
-        frame_index = index_by_stem.get(path.stem)
-        if frame_index is None:
-            warn(f"{path}: no frame named {path.stem}.jpg/.png beside it; file ignored")
+    for path in sorted(p for p in json_folder.iterdir() if p.suffix.lower() == ".json"):
+        if path.name == "manifest.json":
             continue
+        frame_index = frame_of(path.stem)
+        if frame_index is None:
+            warn(f"{path}: {unmatched.format(stem=path.stem)}; file ignored")
+            continue
+        if frame_index in documents:
+            raise InputError(path, f"a second LabelMe file for frame {frame_index}")
         document = read_document(path)
         _check_image_size(path, document, frames)
         add_shapes(
@@ -46,12 +139,11 @@ def read_folder(folder: Path, *, warn: Callable[[str], None]) -> LabelmeFolder:
         )
         documents[frame_index] = (path, document)
     for shape_type in sorted(skipped_types):
-        warn(f"{folder}: '{shape_type}' shapes are not SAM 2 prompts; skipped")
-    validate(prompts, width=frames.width, height=frames.height, where=str(folder))
-    return LabelmeFolder(frames=frames, documents=documents, prompts=prompts)
+        warn(f"{json_folder}: '{shape_type}' shapes are not SAM 2 prompts; skipped")
+    return documents, prompts
 
 
-def _check_image_size(path: Path, document: dict[str, Any], frames: FrameSequence) -> None:
+def _check_image_size(path: Path, document: dict[str, Any], frames: Frames) -> None:
     width, height = document.get("imageWidth"), document.get("imageHeight")
     if width is None and height is None:
         return

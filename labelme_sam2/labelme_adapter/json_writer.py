@@ -80,6 +80,6 @@ class LabelmeJsonWriter:
         if existing is not None:
             return existing
         frames = self._folder.frames
-        image = frames.paths[frame_index]
-        document = new_document(image_name=image.name, width=frames.width, height=frames.height)
-        return image.with_suffix(".json"), document
+        image_name = self._folder.image_names[frame_index]
+        document = new_document(image_name=image_name, width=frames.width, height=frames.height)
+        return self._folder.json_path(frame_index), document

@@ -1,7 +1,8 @@
 """Frames as SAM 2 wants them, decoded on demand instead of all held in memory.
 
 SAM 2's own loader takes only folders of integer-named JPEGs and keeps every frame as a
-float32 tensor; this one reads any Frames (folder or video) and decodes a frame when SAM 2 asks for it.
+float32 tensor; this one reads any Frames (folder or video) and decodes a frame when SAM 2
+asks for it.
 """
 
 from __future__ import annotations

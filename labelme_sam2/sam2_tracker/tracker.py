@@ -41,6 +41,8 @@ class Sam2Tracker:
         self, frames: Frames, prompts: PromptSet, *, plan: TrackingPlan | None = None
     ) -> Iterator[FrameMasks]:
         plan = plan or TrackingPlan.everything(prompts, frame_count=len(frames))
+        if not plan.segments and not plan.keyframes:
+            return  # nothing changed since the last run
         with inference_context(self._predictor.device):
             run = _Run(self._predictor, frames, prompts, plan, reach=self._reach)
             yield from run.masks_in_frame_order()

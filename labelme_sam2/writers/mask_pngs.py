@@ -1,4 +1,5 @@
-"""FOLDER_masks/: per frame, all objects white on black; per object, one folder of PNGs."""
+"""FOLDER_masks/ (VIDEO_masks/): per frame, all objects white on black; per object, a folder
+of PNGs."""
 
 from __future__ import annotations
 
@@ -8,14 +9,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from labelme_sam2.core.frames import FrameSequence
+from labelme_sam2.core.frames import Frames
 from labelme_sam2.core.prompts import ObjectKey, file_safe_names
 from labelme_sam2.core.tracking import FrameMasks
 from labelme_sam2.formats.atomic import write_atomically
-
-
-def masks_folder(frames: FrameSequence) -> Path:
-    return frames.folder.parent / f"{frames.folder.name}_masks"
 
 
 def png_bytes(mask: np.ndarray) -> bytes:
@@ -25,9 +22,9 @@ def png_bytes(mask: np.ndarray) -> bytes:
 
 
 class MaskPngWriter:
-    def __init__(self, frames: FrameSequence, objects: list[ObjectKey]) -> None:
+    def __init__(self, frames: Frames, objects: list[ObjectKey], *, folder: Path) -> None:
         self._frames = frames
-        self.folder = masks_folder(frames)
+        self.folder = folder
         self._object_folders = {
             key: self.folder / name for key, name in file_safe_names(objects).items()
         }
@@ -35,7 +32,7 @@ class MaskPngWriter:
             folder.mkdir(parents=True, exist_ok=True)
 
     def write(self, result: FrameMasks) -> None:
-        name = f"{self._frames.paths[result.frame_index].stem}.png"
+        name = f"{self._frames.stems[result.frame_index]}.png"
         union = np.zeros((self._frames.height, self._frames.width), dtype=bool)
         for key, mask in result.masks.items():
             union |= mask

@@ -11,17 +11,13 @@ from typing import Any, Literal
 import imageio_ffmpeg
 import numpy as np
 
-from labelme_sam2.core.frames import FrameSequence
+from labelme_sam2.core.frames import Frames
 from labelme_sam2.core.prompts import ObjectKey
 from labelme_sam2.core.tracking import FrameMasks
 from labelme_sam2.formats.atomic import replace_atomically
 from labelme_sam2.formats.mask_codec import PackedMask
 
 Fill = Literal["white", "avg"]
-
-
-def masked_video_path(frames: FrameSequence) -> Path:
-    return frames.folder.parent / f"{frames.folder.name}_masked.mp4"
 
 
 def fill_masks(rgb: np.ndarray, masks: list[np.ndarray], *, fill: Fill) -> np.ndarray:
@@ -37,11 +33,11 @@ def fill_masks(rgb: np.ndarray, masks: list[np.ndarray], *, fill: Fill) -> np.nd
 class MaskedVideoWriter:
     """Frames arrive in any order; they wait (compressed) until every earlier frame is in."""
 
-    def __init__(self, frames: FrameSequence, *, fill: Fill, fps: float) -> None:
+    def __init__(self, frames: Frames, *, path: Path, fill: Fill, fps: float) -> None:
         self._frames = frames
         self._fill: Fill = fill
         self._fps = fps
-        self.path = masked_video_path(frames)
+        self.path = path
         self._pending: dict[int, dict[ObjectKey, PackedMask]] = {}
         self._next = 0
         self._temp: Path | None = None

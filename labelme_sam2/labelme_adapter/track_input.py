@@ -1,0 +1,86 @@
+"""What `track PATH` means: a frame folder, a video with its prompts folder, or a folder of
+chunk folders (as `extract --chunk-seconds` writes them) tracked straight through as one video.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from labelme_sam2.core.frames import ChainedFrames, Frames
+from labelme_sam2.core.prompts import PromptSet
+from labelme_sam2.errors import InputError
+from labelme_sam2.labelme_adapter.folder import LabelmeFolder, Warn, read_folder, read_video
+
+CHUNK_FOLDER = re.compile(r"^\d{3,}_f\d{6,}-\d{6,}$")
+
+
+@dataclass(frozen=True)
+class TrackInput:
+    """One video to track, in one or more parts that each keep their own outputs."""
+
+    parts: tuple[LabelmeFolder, ...]
+    frames: Frames  # all parts, one after another
+    offsets: tuple[int, ...]  # first frame of each part in `frames`
+    prompts: PromptSet  # frame indices into `frames`
+    store_folder: Path  # where the last run's masks are kept (formats/mask_store.py)
+
+
+def open_track_input(path: Path, *, prompts_folder: Path | None, warn: Warn) -> TrackInput:
+    if path.is_file():
+        if prompts_folder is None:
+            raise InputError(path, "a video needs --prompts DIR (LabelMe files named 00000.json…)")
+        part = read_video(path, prompts_folder=prompts_folder, warn=warn)
+        return _single(part, store_folder=prompts_folder)
+    if prompts_folder is not None:
+        raise InputError(prompts_folder, "--prompts is for a video; a folder's prompts are in it")
+    if not path.is_dir():
+        raise InputError(path, "no such video or folder")
+    chunks = sorted(
+        (p for p in path.iterdir() if p.is_dir() and CHUNK_FOLDER.match(p.name)),
+        key=lambda p: int(p.name.split("_", 1)[0]),
+    )
+    if not chunks:
+        return _single(read_folder(path, warn=warn), store_folder=path)
+    return _chunked(path, chunks, warn=warn)
+
+
+def _single(part: LabelmeFolder, *, store_folder: Path) -> TrackInput:
+    return TrackInput(
+        parts=(part,),
+        frames=part.frames,
+        offsets=(0,),
+        prompts=part.prompts,
+        store_folder=store_folder,
+    )
+
+
+def _chunked(parent: Path, chunks: list[Path], *, warn: Warn) -> TrackInput:
+    parts: list[LabelmeFolder] = []
+    for folder in chunks:
+        # Prompting once, in any chunk, is the point: a chunk without prompts is fine.
+        parts.append(read_folder(folder, warn=warn, require_prompts=False))
+    first = parts[0].frames
+    for part in parts[1:]:
+        if (part.frames.width, part.frames.height) != (first.width, first.height):
+            raise InputError(
+                part.json_folder,
+                f"frames are {part.frames.width}x{part.frames.height} but "
+                f"{parts[0].json_folder.name} has {first.width}x{first.height}",
+            )
+    frames = ChainedFrames([part.frames for part in parts])
+    prompts = PromptSet()
+    for part, offset in zip(parts, frames.offsets, strict=True):
+        for key, keyframes in part.prompts.objects.items():
+            merged = prompts.objects.setdefault(key, {})
+            merged.update({offset + frame: prompt for frame, prompt in keyframes.items()})
+    if not prompts.objects:
+        raise InputError(parent, "no prompts found in any chunk folder")
+    return TrackInput(
+        parts=tuple(parts),
+        frames=frames,
+        offsets=frames.offsets,
+        prompts=prompts,
+        store_folder=parent,
+    )
