@@ -12,10 +12,8 @@ import imageio_ffmpeg
 import numpy as np
 
 from labelme_sam2.core.frames import Frames
-from labelme_sam2.core.prompts import ObjectKey
 from labelme_sam2.core.tracking import FrameMasks
 from labelme_sam2.formats.atomic import replace_atomically
-from labelme_sam2.formats.mask_codec import PackedMask
 
 Fill = Literal["white", "avg"]
 
@@ -31,27 +29,23 @@ def fill_masks(rgb: np.ndarray, masks: list[np.ndarray], *, fill: Fill) -> np.nd
 
 
 class MaskedVideoWriter:
-    """Frames arrive in any order; they wait (compressed) until every earlier frame is in."""
+    """Encodes each frame as it arrives (the pipeline delivers them in order)."""
 
     def __init__(self, frames: Frames, *, path: Path, fill: Fill, fps: float) -> None:
         self._frames = frames
         self._fill: Fill = fill
         self._fps = fps
         self.path = path
-        self._pending: dict[int, dict[ObjectKey, PackedMask]] = {}
         self._next = 0
         self._temp: Path | None = None
         self._encoder: Generator[Any, Any, None] | None = None
 
     def write(self, result: FrameMasks) -> None:
-        self._pending[result.frame_index] = {
-            key: PackedMask.pack(mask) for key, mask in result.masks.items()
-        }
-        while self._next in self._pending:
-            masks = [packed.unpack() for packed in self._pending.pop(self._next).values()]
-            rgb = self._frames.read_rgb(self._next)
-            self._encode(fill_masks(rgb, masks, fill=self._fill))
-            self._next += 1
+        if result.frame_index != self._next:
+            raise RuntimeError(f"video expected frame {self._next}, got {result.frame_index}")
+        rgb = self._frames.read_rgb(self._next)
+        self._encode(fill_masks(rgb, list(result.masks.values()), fill=self._fill))
+        self._next += 1
 
     def close(self) -> None:
         if self._next != len(self._frames) or self._encoder is None or self._temp is None:
