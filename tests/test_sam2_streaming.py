@@ -136,11 +136,14 @@ def test_a_correction_rerun_equals_a_full_run_with_the_new_prompts(tmp_path: Pat
             assert path.read_bytes() == before[path.name], path.name
 
 
-def test_tracking_the_mp4_equals_tracking_its_extracted_frames(tmp_path: Path, tiny_predictor):
+def test_tracking_the_mp4_or_its_chunk_folders_equals_tracking_its_frames(
+    tmp_path: Path, tiny_predictor
+):
     import imageio_ffmpeg
 
     from labelme_sam2.cli.main import main
     from labelme_sam2.labelme_adapter.folder import read_video
+    from labelme_sam2.labelme_adapter.track_input import open_track_input
     from tests.conftest import REPO, SHARED_BEDROOM
 
     source = SHARED_BEDROOM if SHARED_BEDROOM.is_dir() else REPO / "examples" / "bedroom"
@@ -161,14 +164,28 @@ def test_tracking_the_mp4_equals_tracking_its_extracted_frames(tmp_path: Path, t
     for name in ("00003.json",):
         (tmp_path / "png" / name).write_bytes((prompts / name).read_bytes())
 
+    # The same frames again as two chunk folders of 8, prompted in the first only.
+    chunks = tmp_path / "chunks"
+    extract = ["extract", str(video), "--format", "png", "--chunk-seconds", "0.32"]
+    assert main([*extract, "--out", str(chunks)]) == 0
+    first_chunk = chunks / "001_f000000-000007"
+    assert sorted(p.name for p in chunks.iterdir()) == [first_chunk.name, "002_f000008-000015"]
+    (first_chunk / "00003.json").write_bytes((prompts / "00003.json").read_bytes())
+
     from_video = read_video(video, prompts_folder=prompts, warn=lambda _: None)
     from_folder = read_folder(tmp_path / "png", warn=lambda _: None)
-    assert len(from_video.frames) == len(from_folder.frames) == 16
+    from_chunks = open_track_input(chunks, prompts_folder=None, warn=lambda _: None)
+    assert len(from_video.frames) == len(from_folder.frames) == len(from_chunks.frames) == 16
     tracker = tracker_module.Sam2Tracker(tiny_predictor)
-    a = list(tracker.track(from_video.frames, from_video.prompts))
-    b = list(tracker.track(from_folder.frames, from_folder.prompts))
-    assert [r.frame_index for r in a] == [r.frame_index for r in b] == list(range(16))
-    for x, y in zip(a, b, strict=True):
-        assert list(x.masks) == list(y.masks) == list(from_folder.prompts.objects)
-        for key in x.masks:
-            assert np.array_equal(x.masks[key], y.masks[key]), (x.frame_index, key)
+    expected = list(tracker.track(from_folder.frames, from_folder.prompts))
+    assert [r.frame_index for r in expected] == list(range(16))
+    for frames, prompts_set in (
+        (from_video.frames, from_video.prompts),
+        (from_chunks.frames, from_chunks.prompts),
+    ):
+        got = list(tracker.track(frames, prompts_set))
+        assert [r.frame_index for r in got] == list(range(16))
+        for x, y in zip(got, expected, strict=True):
+            assert list(x.masks) == list(y.masks) == list(from_folder.prompts.objects)
+            for key in x.masks:
+                assert np.array_equal(x.masks[key], y.masks[key]), (x.frame_index, key)

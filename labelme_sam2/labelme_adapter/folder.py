@@ -82,6 +82,7 @@ def read_video(video: Path, *, prompts_folder: Path, warn: Warn) -> LabelmeFolde
     if not prompts_folder.is_dir():
         raise InputError(prompts_folder, "no such prompts folder (LabelMe files named 00000.json…)")
     frames = VideoFrames(video)
+    frames.info.check_complete()  # a truncated copy stops here, before anything is written
 
     def frame_of(stem: str) -> int | None:
         return int(stem) if stem.isdigit() and int(stem) < len(frames) else None
