@@ -109,10 +109,10 @@ def test_a_correction_recomputes_only_the_touched_span(tmp_path: Path):
         (folder / f"{frame:05d}.json").write_text(box_file("car", 20, image=f"{frame:05d}.png"))
     (folder / "00005.json").write_text(box_file("bus", 60, image="00005.png"))
 
-    def run(**overrides) -> tuple[ScriptedTracker, str]:
+    def run(settings: str = "s", **overrides) -> tuple[ScriptedTracker, str]:
         tracker = ScriptedTracker()
         track_input = open_track_input(folder, prompts_folder=None, warn=lambda _: None)
-        return tracker, track_and_write(track_input, tracker=tracker, settings="s",
+        return tracker, track_and_write(track_input, tracker=tracker, settings=settings,
                                         args=options(**overrides))  # fmt: skip
 
     tracker, line = run()
@@ -132,8 +132,17 @@ def test_a_correction_recomputes_only_the_touched_span(tmp_path: Path):
     outside = [n for n in untouched if not 1 <= int(n[:5]) <= 19]
     assert outside and all(after[n] == before[n] for n in outside)
 
+    (folder / "00010.json").unlink()  # a keyframe deleted: car runs 0 -> 20 in one segment
+    tracker, line = run()
+    assert tracker.object_frames == 19
+    assert tool_labels(folder / "00010.json") == ["car", "bus"]  # made again, car from 0 -> 20
+
     tracker, line = run(full=True)
     assert tracker.object_frames == 60
+    tracker, line = run(settings="another model")  # other masks: nothing can be kept
+    assert tracker.object_frames == 60
+    tracker, line = run(settings="another model")
+    assert tracker.object_frames == 0
 
 
 def test_a_failed_run_leaves_no_record_to_trust(tmp_path: Path):
