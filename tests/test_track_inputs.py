@@ -195,3 +195,23 @@ def test_a_full_disk_is_one_error_and_leaves_no_torn_file(tmp_path: Path, monkey
     for path in folder.glob("*.json"):
         json.loads(path.read_text())  # each file old or new, never half
     assert not (folder / ".labelme-sam2" / "run.json").exists()
+
+
+def test_replaced_frames_or_a_damaged_store_recompute_everything(tmp_path: Path):
+    folder = tmp_path / "frames"
+    noise_frames(folder, 6)
+    (folder / "00000.json").write_text(box_file("car", 20, image="00000.png"))
+
+    def object_frames() -> int:
+        tracker = ScriptedTracker()
+        track_input = open_track_input(folder, prompts_folder=None, warn=lambda _: None)
+        track_and_write(track_input, tracker=tracker, settings="s", args=options())
+        return tracker.object_frames
+
+    assert object_frames() == 6
+    assert object_frames() == 0
+    (folder / "00003.png").write_bytes((folder / "00004.png").read_bytes())  # new pixels
+    assert object_frames() == 6
+    (folder / ".labelme-sam2" / "masks" / "000002.bin").unlink()
+    assert object_frames() == 6
+    assert object_frames() == 0

@@ -7,7 +7,6 @@ A re-run after the user edited some prompts recomputes only the segments those e
 from __future__ import annotations
 
 import argparse
-import hashlib
 from pathlib import Path
 
 from tqdm import tqdm
@@ -20,7 +19,12 @@ from labelme_sam2.formats.mask_store import RECORD_VERSION, MaskStore, MaskStore
 from labelme_sam2.labelme_adapter.folder import LabelmeFolder
 from labelme_sam2.labelme_adapter.json_writer import LabelmeJsonWriter
 from labelme_sam2.labelme_adapter.track_input import TrackInput, open_track_input
-from labelme_sam2.models.registry import check_image_size, choose_model, default_checkpoints_dir
+from labelme_sam2.models.registry import (
+    ModelChoice,
+    check_image_size,
+    choose_model,
+    default_checkpoints_dir,
+)
 from labelme_sam2.writers.by_part import WritersByPart
 from labelme_sam2.writers.mask_pngs import MaskPngWriter
 from labelme_sam2.writers.masked_video import MaskedVideoWriter
@@ -47,7 +51,7 @@ def run_track(args: argparse.Namespace) -> int:
         warn("random weights (--checkpoint random): the masks are meaningless; for tests only")
     predictor = build_predictor(choice, device=device, image_size=args.image_size)
 
-    settings = f"{choice.label} @{predictor.image_size} {device.type}"
+    settings = f"{_weights_identity(choice)} @{predictor.image_size} {device.type}"
     line = track_and_write(
         track_input, tracker=Sam2Tracker(predictor), settings=settings, args=args
     )
@@ -96,7 +100,7 @@ def _plan(
 ) -> tuple[TrackingPlan, PreviousMasks | None, RunRecord]:
     """What to compute, where the rest comes from, and the record this run will leave."""
     frames, prompts = track_input.frames, track_input.prompts
-    stems = hashlib.sha256("/".join(frames.stems).encode()).hexdigest()[:16]
+    stems = track_input.frames_fingerprint()
     size = [len(frames), frames.width, frames.height]
     everything = TrackingPlan.everything(prompts, frame_count=len(frames))
     segments, keyframes = fingerprints(everything, prompts)
@@ -112,6 +116,7 @@ def _plan(
     reusable = (
         not full
         and last is not None
+        and store.has_frames(len(frames))
         and (last["settings"], last["frames"], last["frames_fingerprint"])
         == (settings, size, stems)
     )
@@ -124,6 +129,14 @@ def _plan(
         done_keyframes=set(last["keyframes"]),
     )
     return plan, store.read, record
+
+
+def _weights_identity(choice: ModelChoice) -> str:
+    """The model and its weights file as it is now: other weights, other masks."""
+    if choice.checkpoint is None:
+        return f"{choice.label} random"
+    stat = choice.checkpoint.stat()
+    return f"{choice.config} {choice.checkpoint.resolve()} {stat.st_size} {stat.st_mtime_ns}"
 
 
 def _other_writers(

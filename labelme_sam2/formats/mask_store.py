@@ -10,6 +10,7 @@ that failed are never trusted.
 from __future__ import annotations
 
 import json
+import os
 import zlib
 from pathlib import Path
 from typing import TypedDict
@@ -46,6 +47,14 @@ class MaskStore:
         if not isinstance(record, dict) or record.get("version") != RECORD_VERSION:
             return None
         return record  # type: ignore[return-value]
+
+    def has_frames(self, count: int) -> bool:
+        """Whether a mask file is there for every one of `count` frames."""
+        try:
+            names = {entry.name for entry in os.scandir(self.folder / "masks")}
+        except OSError:
+            return False
+        return all(self._path(i).name in names for i in range(count))
 
     def begin(self) -> None:
         """From here until finish(), the stored masks are not a finished run's."""

@@ -31,6 +31,7 @@ class LabelmeFolder:
     prompts: PromptSet
     output_base: Path  # other outputs go to {output_base}_masks/, {output_base}_masked.mp4
     fps: float | None  # the source's frame rate, when known
+    source_files: tuple[Path, ...]  # the frame files, or the video file
 
     def json_path(self, frame_index: int) -> Path:
         return self.json_folder / f"{self.frames.stems[frame_index]}.json"
@@ -56,20 +57,29 @@ def read_folder(folder: Path, *, warn: Warn, require_prompts: bool = True) -> La
         documents=documents,
         prompts=prompts,
         output_base=folder.parent / folder.name,
-        fps=_extracted_fps(folder, len(frames)),
+        fps=_extracted_fps(folder, len(frames), warn=warn),
+        source_files=frames.paths,
     )
 
 
-def _extracted_fps(folder: Path, frame_count: int) -> float | None:
+def _extracted_fps(folder: Path, frame_count: int, *, warn: Warn) -> float | None:
     """The frame rate of a folder `extract` made (its manifest's timestamps), else None."""
     from labelme_sam2.video.manifest import MANIFEST_NAME, read_manifest
 
     path = folder / MANIFEST_NAME
     if not path.is_file():
         return None
-    times = [frame["timestamp"] for frame in read_manifest(path)["frames"]]
+    try:
+        times = [frame["timestamp"] for frame in read_manifest(path)["frames"]]
+    except InputError as error:
+        warn(f"{error}; frame rate unknown")
+        return None
     if len(times) != frame_count:
-        raise InputError(path, f"lists {len(times)} frames but the folder has {frame_count}")
+        warn(
+            f"{path}: lists {len(times)} frames but the folder has {frame_count}; "
+            "frame rate unknown"
+        )
+        return None
     if len(times) < 2 or times[-1] <= times[0]:
         return None
     return (len(times) - 1) / (times[-1] - times[0])
@@ -104,6 +114,7 @@ def read_video(video: Path, *, prompts_folder: Path, warn: Warn) -> LabelmeFolde
         prompts=prompts,
         output_base=video.parent / video.stem,
         fps=frames.info.fps,
+        source_files=(video,),
     )
 
 

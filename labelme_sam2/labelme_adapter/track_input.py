@@ -4,11 +4,12 @@ chunk folders (as `extract --chunk-seconds` writes them) tracked straight throug
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from labelme_sam2.core.frames import ChainedFrames, Frames
+from labelme_sam2.core.frames import FRAME_SUFFIXES, ChainedFrames, Frames
 from labelme_sam2.core.prompts import PromptSet
 from labelme_sam2.errors import InputError
 from labelme_sam2.labelme_adapter.folder import LabelmeFolder, Warn, read_folder, read_video
@@ -25,6 +26,17 @@ class TrackInput:
     offsets: tuple[int, ...]  # first frame of each part in `frames`
     prompts: PromptSet  # frame indices into `frames`
     store_folder: Path  # where the last run's masks are kept (formats/mask_store.py)
+
+    def frames_fingerprint(self) -> str:
+        """Changes when any frame file (or the video) is replaced, renamed, added or removed."""
+        digest = hashlib.sha256()
+        for part in self.parts:
+            for path in part.source_files:
+                stat = path.stat()
+                digest.update(
+                    f"{path.resolve()}\x1f{stat.st_size}\x1f{stat.st_mtime_ns}\n".encode()
+                )
+        return digest.hexdigest()[:16]
 
 
 def open_track_input(path: Path, *, prompts_folder: Path | None, warn: Warn) -> TrackInput:
@@ -43,6 +55,14 @@ def open_track_input(path: Path, *, prompts_folder: Path | None, warn: Warn) -> 
     )
     if not chunks:
         return _single(read_folder(path, warn=warn), store_folder=path)
+    if any(p.is_file() and p.suffix.lower() in FRAME_SUFFIXES for p in path.iterdir()):
+        warn(f"{path}: has chunk folders, so the frames beside them are ignored")
+    numbers = [int(p.name.split("_", 1)[0]) for p in chunks]
+    if numbers != list(range(1, len(numbers) + 1)):
+        warn(
+            f"{path}: chunk folders {numbers} are not numbered 1..{len(numbers)}; "
+            "tracked one after another as if nothing were missing"
+        )
     return _chunked(path, chunks, warn=warn)
 
 
