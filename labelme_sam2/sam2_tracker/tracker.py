@@ -86,7 +86,7 @@ class _Run:
         for frame_index in sorted(self._plan.frames()):
             masks: dict[ObjectKey, np.ndarray] = {}
             for key in self._keys:
-                packed = self._keyframe_masks.get((key, frame_index))
+                packed = self._keyframe_masks.pop((key, frame_index), None)
                 if packed is None:
                     packed = backward.pop((key, frame_index), None)
                 if packed is not None:
