@@ -389,7 +389,7 @@ def _remove_stale(
             continue
         if [entry for entry in _visible(folder) if entry.name != MANIFEST_NAME]:
             # Files someone added: keep the folder, still marked as this video's, listing none.
-            _save_manifest(folder, {**manifest, "complete": False, "frames": []})
+            write_manifest(folder, {**manifest, "complete": False, "frames": []})
             warn(f"{folder}: kept, without frames: it holds files that this extract did not write")
         else:
             _remove(folder / MANIFEST_NAME)
@@ -407,13 +407,6 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
     except OSError as error:
         raise UserError(path, f"cannot remove the old frame file ({_reason(error)})") from error
-
-
-def _save_manifest(folder: Path, manifest: Manifest) -> None:
-    try:
-        write_manifest(folder, manifest)
-    except OSError as error:
-        raise UserError(folder / MANIFEST_NAME, f"cannot write ({_reason(error)})") from error
 
 
 def _reason(error: OSError) -> str:
@@ -453,7 +446,7 @@ def _write_folders(
         for index, name in zip(folder.frames, _frame_names(folder, image_format), strict=True):
             where[index] = (number, name)
     written: list[list[ManifestFrame]] = [[] for _ in plan]
-    pending: deque[tuple[int, ManifestFrame, Path, Future[None]]] = deque()
+    pending: deque[tuple[int, ManifestFrame, Future[None]]] = deque()
     workers = min(4, os.cpu_count() or 1)
     current = -1
 
@@ -466,7 +459,7 @@ def _write_folders(
             chunk=plan[number].chunk,
             frames=written[number],
         )
-        _save_manifest(plan[number].path, manifest)
+        write_manifest(plan[number].path, manifest)
 
     with (
         ThreadPoolExecutor(max_workers=workers, thread_name_prefix="extract") as pool,
@@ -475,11 +468,8 @@ def _write_folders(
 
         def collect(limit: int) -> None:
             while len(pending) > limit:
-                number, entry, path, future = pending.popleft()
-                try:
-                    future.result()
-                except OSError as error:
-                    raise UserError(path, f"cannot write ({_reason(error)})") from error
+                number, entry, future = pending.popleft()
+                future.result()  # write_atomically's OutputError names the file
                 written[number].append(entry)
                 bar.update()
 
@@ -503,12 +493,12 @@ def _write_folders(
                     file=name, source_frame=index, timestamp=info.timestamps[index]
                 )
                 future = pool.submit(_write_frame, path, rgb, image_format, quality)
-                pending.append((number, entry, path, future))
+                pending.append((number, entry, future))
                 collect(2 * workers)
             collect(0)
             save(current, complete=last_complete)
         except BaseException:
-            for number, entry, _, future in pending:
+            for number, entry, future in pending:
                 if future.exception() is None:
                     written[number].append(entry)
             pending.clear()
