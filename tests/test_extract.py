@@ -26,7 +26,8 @@ from labelme_sam2.video.manifest import (
     read_manifest,
     write_manifest,
 )
-from labelme_sam2.video.reader import VideoFrames, probe_video
+from labelme_sam2.video.probe import probe_video
+from labelme_sam2.video.reader import VideoFrames
 from tests.test_video_reader import VIDEOS, make_vfr_clip, needs_videos
 
 DOG = VIDEOS / "01_dog.mp4"

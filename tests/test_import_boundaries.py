@@ -14,6 +14,7 @@ TORCH_FREE = [
     "labelme_sam2.formats.mask_store",
     "labelme_sam2.core.segments",
     "labelme_sam2.labelme_adapter.track_input",
+    "labelme_sam2.video.probe",
     "labelme_sam2.video.reader",
     "labelme_sam2.video.extract",
     "labelme_sam2.video.manifest",

@@ -16,7 +16,8 @@ from PIL import Image
 
 from labelme_sam2.errors import InputError
 from labelme_sam2.video import reader
-from labelme_sam2.video.reader import VideoFrames, frame_stem, probe_video
+from labelme_sam2.video.probe import frame_stem, probe_video
+from labelme_sam2.video.reader import VideoFrames
 from tests.conftest import REPO
 
 VIDEOS = REPO.parent / "shared" / "data" / "videos"

@@ -46,7 +46,8 @@ from labelme_sam2.video.manifest import (
     read_manifest,
     write_manifest,
 )
-from labelme_sam2.video.reader import VideoFrames, VideoInfo, frame_stem, probe_video
+from labelme_sam2.video.probe import VideoInfo, frame_stem, probe_video
+from labelme_sam2.video.reader import VideoFrames
 
 ImageFormat = Literal["jpg", "png"]
 DEFAULT_QUALITY = 95
