@@ -17,6 +17,7 @@ TORCH_FREE = [
     "labelme_sam2.video.probe",
     "labelme_sam2.video.reader",
     "labelme_sam2.video.extract",
+    "labelme_sam2.video.frame_selection",
     "labelme_sam2.video.manifest",
     "labelme_sam2.writers.by_part",
     "labelme_sam2.cli.extract",
