@@ -28,6 +28,6 @@ echo "setup: creating $venv with $("$python" --version) and torch $torch_version
 "$venv/bin/python" -m pip install -q "torch==$torch_version"
 echo "torch==$torch_version" > "$venv/constraints.txt"
 PIP_CONSTRAINT="$PWD/$venv/constraints.txt" SAM2_BUILD_CUDA=0 \
-  "$venv/bin/python" -m pip install -q -e ".[dev]"
+  "$venv/bin/python" -m pip install -q -e ".[dev,label-studio]"
 rm -f "$venv"/.installed-*
 touch "$stamp"

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/setup_labelme_reader.sh
 
-.venv/bin/ruff check labelme_sam2 tests bench
-.venv/bin/ruff format --check labelme_sam2 tests bench
+.venv/bin/ruff check labelme_sam2 ls_backend tests bench
+.venv/bin/ruff format --check labelme_sam2 ls_backend tests bench
 .venv/bin/mypy
 .venv/bin/python -m pytest "$@"

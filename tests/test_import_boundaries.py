@@ -1,4 +1,5 @@
-"""The format layer, adapters, writers and CLI entry import no torch; nothing imports ls_backend."""
+"""The format layer, adapters, writers, CLI entry and the Label Studio backend import no torch;
+nothing in labelme_sam2 imports ls_backend."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "labelme_sam2"
+BACKEND = PACKAGE.parent / "ls_backend"
 TORCH_FREE = [
     "labelme_sam2.formats.labelme_json",
     "labelme_sam2.formats.mask_codec",
@@ -29,6 +31,11 @@ TORCH_FREE = [
     "labelme_sam2.models.download",
     "labelme_sam2.cli.main",
     "labelme_sam2.cli.track",
+    "labelme_sam2.cli.model_loading",
+    # The Label Studio backend's web side: a web process can run without torch (issue 5).
+    "ls_backend.app",
+    "ls_backend.prediction",
+    "ls_backend.serve",
 ]
 
 
@@ -48,3 +55,7 @@ def test_only_the_tracker_imports_torch_and_nothing_imports_ls_backend():
         assert "ls_backend" not in text, path
         if "sam2_tracker" not in path.parts:
             assert "import torch" not in text and "from sam2" not in text, path
+    for path in BACKEND.rglob("*.py"):
+        text = path.read_text()
+        assert "import torch" not in text and "from sam2" not in text, path
+        assert "sam2_tracker" not in text, path  # the model comes through cli.model_loading

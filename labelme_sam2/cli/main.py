@@ -8,14 +8,19 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Protocol
 
 from labelme_sam2 import __version__
+from labelme_sam2.cli.model_loading import add_model_arguments
 from labelme_sam2.errors import UserError
-from labelme_sam2.models.registry import DEFAULT_MODEL, MODELS
+from labelme_sam2.models.registry import MODELS
+
+PLUGIN_GROUP = "labelme_sam2.commands"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(plugins: Sequence[CommandPlugin] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="labelme-sam2",
         description="Propagate LabelMe boxes and clicks through a video with SAM 2.",
@@ -83,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     add_extract_parser(commands)
+    for plugin in plugins:
+        plugin.add_parser(commands)
 
     download = commands.add_parser(
         "download", help="download and verify a SAM 2 checkpoint into the checkpoints folder"
@@ -161,44 +168,27 @@ def add_extract_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
     )
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--model",
-        default=DEFAULT_MODEL,
-        choices=list(MODELS),
-        metavar="NAME",
-        help=f"SAM 2 model (default: {DEFAULT_MODEL}); one of: {', '.join(MODELS)}",
-    )
-    parser.add_argument(
-        "--checkpoint",
-        default=None,
-        metavar="PATH",
-        help="weights file (default: CHECKPOINTS_DIR/<model>.pt)",
-    )
-    parser.add_argument(
-        "--checkpoints-dir",
-        type=Path,
-        default=None,
-        help="where checkpoints live (default: $LABELME_SAM2_CHECKPOINTS or ./checkpoints)",
-    )
-    parser.add_argument(
-        "--device",
-        choices=["auto", "cuda", "mps", "cpu"],
-        default="auto",
-        help="where SAM 2 runs (default: auto = cuda, else mps, else cpu)",
-    )
-    parser.add_argument(
-        "--image-size",
-        type=int,
-        default=None,
-        metavar="N",
-        help="SAM 2 input size, a multiple of 32 (default: the model's 1024); for tests and speed",
-    )
+class CommandPlugin(Protocol):
+    """A subcommand another package adds (entry point group `labelme_sam2.commands`), such as
+    the Label Studio backend's `serve`: this package never imports those packages itself."""
+
+    NAME: str
+
+    def add_parser(self, commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+def installed_plugins() -> list[CommandPlugin]:
+    return [entry.load() for entry in entry_points(group=PLUGIN_GROUP)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    plugins = {plugin.NAME: plugin for plugin in installed_plugins()}
+    args = build_parser(list(plugins.values())).parse_args(argv)
     try:
+        if args.command in plugins:
+            return plugins[args.command].run(args)
         if args.command == "track":
             from labelme_sam2.cli.track import run_track
 

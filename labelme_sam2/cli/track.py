@@ -12,6 +12,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from labelme_sam2.cli.console import warn
+from labelme_sam2.cli.model_loading import load_model, resolve_model_choice
 from labelme_sam2.core.pipeline import FrameWriter, PreviousMasks, propagate
 from labelme_sam2.core.segments import TrackingPlan, fingerprints, plan_changes
 from labelme_sam2.core.tracking import Tracker
@@ -19,12 +20,7 @@ from labelme_sam2.formats.mask_store import RECORD_VERSION, MaskStore, MaskStore
 from labelme_sam2.labelme_adapter.folder import LabelmeFolder
 from labelme_sam2.labelme_adapter.json_writer import LabelmeJsonWriter
 from labelme_sam2.labelme_adapter.track_input import TrackInput, open_track_input
-from labelme_sam2.models.registry import (
-    ModelChoice,
-    check_image_size,
-    choose_model,
-    default_checkpoints_dir,
-)
+from labelme_sam2.models.registry import check_image_size
 from labelme_sam2.writers.by_part import WritersByPart
 from labelme_sam2.writers.mask_pngs import MaskPngWriter
 from labelme_sam2.writers.masked_video import MaskedVideoWriter
@@ -36,26 +32,10 @@ def run_track(args: argparse.Namespace) -> int:
     # Everything the user can get wrong is checked before torch is even imported.
     check_image_size(args.image_size)
     track_input = open_track_input(args.path, prompts_folder=args.prompts, warn=warn)
-    choice = choose_model(
-        model=args.model,
-        checkpoint=args.checkpoint,
-        checkpoints_dir=args.checkpoints_dir or default_checkpoints_dir(),
-    )
-
-    from labelme_sam2.sam2_tracker.device import select_device
-    from labelme_sam2.sam2_tracker.model import build_predictor
-    from labelme_sam2.sam2_tracker.tracker import Sam2Tracker
-
-    device = select_device(args.device)
-    if choice.random_weights:
-        warn("random weights (--checkpoint random): the masks are meaningless; for tests only")
-    predictor = build_predictor(choice, device=device, image_size=args.image_size)
-
-    settings = f"{_weights_identity(choice)} @{predictor.image_size} {device.type}"
-    line = track_and_write(
-        track_input, tracker=Sam2Tracker(predictor), settings=settings, args=args
-    )
-    print(f"{line} on {device.type} with {choice.label}")
+    choice = resolve_model_choice(args)
+    model = load_model(choice, args)
+    line = track_and_write(track_input, tracker=model.tracker, settings=model.settings, args=args)
+    print(f"{line} on {model.device} with {choice.label}")
     return 0
 
 
@@ -129,14 +109,6 @@ def _plan(
         done_keyframes=set(last["keyframes"]),
     )
     return plan, store.read, record
-
-
-def _weights_identity(choice: ModelChoice) -> str:
-    """The model and its weights file as it is now: other weights, other masks."""
-    if choice.checkpoint is None:
-        return f"{choice.label} random"
-    stat = choice.checkpoint.stat()
-    return f"{choice.config} {choice.checkpoint.resolve()} {stat.st_size} {stat.st_mtime_ns}"
 
 
 def _other_writers(

@@ -137,6 +137,14 @@ def find_frames(folder: Path) -> FrameSequence:
                 path, f"two frames share the name {path.stem!r} ({seen[path.stem].name})"
             )
         seen[path.stem] = path
+    return frames_from_paths(folder, paths)
+
+
+def frames_from_paths(folder: Path, paths: Sequence[Path]) -> FrameSequence:
+    """These image files, in this order, as one video: each decoded once to prove it reads and
+    that all share one size."""
+    if not paths:
+        raise InputError(folder, "no frames given")
     width, height = _decoded_size(paths[0])
     for path in paths[1:]:
         size = _decoded_size(path)

@@ -1,0 +1,133 @@
+"""The Flask app Label Studio talks to: /health, /setup, /predict, /webhook, /versions.
+
+Every failure is a JSON body {"error": "..."}: 4xx naming what is wrong with the request, 500
+only for a bug, and the server keeps serving.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from ls_backend.errors import RequestError
+from ls_backend.label_config import parse_label_config
+from ls_backend.media import LabelStudioAccess
+from ls_backend.prediction import Prediction, Predictor
+from ls_backend.settings import BackendSettings
+
+log = logging.getLogger(__name__)
+MODEL_CLASS = "LabelmeSam2"
+
+
+def create_app(*, predictor: Predictor, settings: BackendSettings) -> Flask:
+    app = Flask("ls_backend")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    # Label Studio sends its own URL and token to /setup; used when the environment has none.
+    setup_access: dict[str, LabelStudioAccess] = {}
+
+    @app.before_request
+    def check_basic_auth() -> Response | None:
+        if settings.basic_auth is None:
+            return None
+        auth = request.authorization
+        expected_user, expected_password = settings.basic_auth
+        if (
+            auth is None
+            or not hmac.compare_digest(auth.username or "", expected_user)
+            or not hmac.compare_digest(auth.password or "", expected_password)
+        ):
+            response = _error("wrong or missing credentials (basic auth)", 401)
+            response.headers["WWW-Authenticate"] = 'Basic realm="labelme-sam2"'
+            return response
+        return None
+
+    @app.get("/health")
+    @app.get("/")
+    def health() -> Response:
+        return jsonify(status="UP", model_class=MODEL_CLASS, model_version=predictor.model_version)
+
+    @app.get("/versions")
+    def versions() -> Response:
+        return jsonify(versions=[predictor.model_version], model_dir=None)
+
+    @app.post("/setup")
+    def setup() -> Response:
+        body = _json_body()
+        parse_label_config(body.get("schema"))  # refuse a project we cannot serve, at once
+        hostname, token = body.get("hostname"), body.get("access_token")
+        if isinstance(hostname, str) and hostname and isinstance(token, str) and token:
+            setup_access[_project_id(body.get("project"))] = LabelStudioAccess(
+                url=hostname.rstrip("/"), api_key=token
+            )
+        return jsonify(model_version=predictor.model_version)
+
+    @app.post("/predict")
+    def predict() -> Response:
+        body = _json_body()
+        tasks = body.get("tasks")
+        if not isinstance(tasks, list) or not all(isinstance(t, Mapping) for t in tasks):
+            raise RequestError("'tasks' must be a list of task objects")
+        schema = parse_label_config(body.get("label_config"))
+        params = body.get("params") or {}
+        if not isinstance(params, Mapping):
+            raise RequestError("'params' must be a JSON object")
+        project = _project_id(body.get("project"))
+        access = settings.access or setup_access.get(project)
+        results: list[Prediction] = []
+        for task in tasks:
+            prediction = predictor.predict(
+                task,
+                schema=schema,
+                context=params.get("context"),
+                project=project,
+                access=access,
+            )
+            if prediction is not None:
+                results.append(prediction)
+        return jsonify(results=results, model_version=predictor.model_version)
+
+    @app.post("/webhook")
+    def webhook() -> Response:
+        # Label Studio registers this for every event with a 1 s timeout: answer at once.
+        body = request.get_json(silent=True)
+        action = body.get("action") if isinstance(body, Mapping) else None
+        return jsonify(status="ok", action=action)
+
+    @app.errorhandler(RequestError)
+    def request_error(error: RequestError) -> Response:
+        log.info("refused request to %s: %s", request.path, error.message)
+        return _error(error.message, error.status)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        return _error(error.description or error.name, error.code or 500)
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception) -> Response:
+        log.exception("bug while serving %s", request.path)
+        return _error(f"internal error ({type(error).__name__}); see the backend's log", 500)
+
+    return app
+
+
+def _json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise RequestError("the request body must be a JSON object")
+    return body
+
+
+def _project_id(raw: object) -> str:
+    # Label Studio sends "<project id>.<timestamp>" in /predict and a bare id in /setup.
+    return str(raw).split(".", 1)[0] if raw is not None else ""
+
+
+def _error(message: str, status: int) -> Response:
+    response = jsonify(error=message)
+    response.status_code = status
+    return response

@@ -1,0 +1,26 @@
+"""Masks <-> Label Studio's brush RLE, through label-studio-sdk's own codec."""
+
+from __future__ import annotations
+
+import numpy as np
+from label_studio_sdk.converter.brush import decode_rle, mask2rle
+
+
+def mask_to_rle(mask: np.ndarray) -> list[int]:
+    """A bool height x width mask as brush RLE (RGBA, the mask in every channel)."""
+    return [int(v) for v in mask2rle(mask.astype(np.uint8) * 255)]
+
+
+def rle_to_mask(rle: object, *, width: int, height: int) -> np.ndarray:
+    """The bool mask a brush RLE paints; ValueError when it is not one, or not width x height."""
+    if not isinstance(rle, list) or not rle:
+        raise ValueError("a brush region needs its 'rle' (a list of numbers)")
+    try:
+        pixels = decode_rle(rle)
+    except (IndexError, ValueError, TypeError) as error:
+        raise ValueError(f"not a brush RLE ({error})") from error
+    if pixels.size != width * height * 4:
+        raise ValueError(
+            f"brush RLE holds {pixels.size // 4} pixels, the image has {width}x{height}"
+        )
+    return pixels.reshape(height, width, 4)[:, :, 3] > 0

@@ -1,0 +1,176 @@
+"""One task -> one prediction: media and regions in, the core tracks, Label Studio results out."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypedDict
+
+from labelme_sam2.core.frames import Frames, frames_from_paths
+from labelme_sam2.core.pipeline import FrameWriter, propagate
+from labelme_sam2.core.prompts import PromptSet, validate
+from labelme_sam2.core.tracking import Tracker
+from labelme_sam2.errors import UserError
+from labelme_sam2.video.reader import VideoFrames
+from labelme_sam2.writers.mask_pngs import MaskPngWriter
+from ls_backend.errors import RequestError
+from ls_backend.frame_clock import FrameClock
+from ls_backend.label_config import ProjectSchema
+from ls_backend.media import LabelStudioAccess, MediaResolver
+from ls_backend.regions import prompts_from_regions
+from ls_backend.results import BrushResults, Result, VideoRectangleResults
+
+
+class Prediction(TypedDict):
+    result: list[Result]
+    model_version: str
+
+
+@dataclass(frozen=True)
+class TaskMedia:
+    frames: Frames
+    clock: FrameClock | None  # video only
+
+
+class Predictor:
+    """Holds the one tracker of this process; one task is tracked at a time."""
+
+    def __init__(
+        self,
+        *,
+        tracker: Tracker,
+        model_version: str,
+        media: MediaResolver,
+        masks_root: Path | None = None,
+    ) -> None:
+        self.tracker = tracker
+        self.model_version = model_version
+        self.media = media
+        self.masks_root = masks_root
+        self._lock = threading.Lock()
+
+    def predict(
+        self,
+        task: Mapping[str, Any],
+        *,
+        schema: ProjectSchema,
+        context: object,
+        project: object,
+        access: LabelStudioAccess | None,
+    ) -> Prediction | None:
+        """The prediction for `task`, or None when it has no prompts yet (Label Studio would
+        store an empty prediction and not ask again)."""
+        where = f"task {task.get('id')}"
+        regions = prompt_regions(task, context, where=where)
+        if not regions:
+            return None
+        with self._open_media(task, schema=schema, access=access) as media:
+            frames = media.frames
+            prompts = prompts_from_regions(
+                regions,
+                schema=schema,
+                width=frames.width,
+                height=frames.height,
+                page_count=len(frames),
+                clock=media.clock,
+                where=where,
+            )
+            if not prompts.objects:
+                return None
+            try:
+                validate(prompts, width=frames.width, height=frames.height, where=where)
+            except UserError as error:
+                raise RequestError(str(error)) from error
+            writers, collect = self._writers(task, schema, media, prompts, project=project)
+            with self._lock:
+                try:
+                    propagate(frames, prompts, tracker=self.tracker, writers=writers)
+                except UserError as error:  # a frame that does not decode, an unwritable folder
+                    raise RequestError(str(error), status=422) from error
+        return Prediction(result=collect.results, model_version=self.model_version)
+
+    def _writers(
+        self,
+        task: Mapping[str, Any],
+        schema: ProjectSchema,
+        media: TaskMedia,
+        prompts: PromptSet,
+        *,
+        project: object,
+    ) -> tuple[list[FrameWriter], BrushResults | VideoRectangleResults]:
+        frames = media.frames
+        if media.clock is None:
+            brushes = BrushResults(schema=schema, width=frames.width, height=frames.height)
+            return [brushes], brushes
+        objects = list(prompts.objects)
+        folder = None
+        if self.masks_root is not None:
+            folder = self.masks_root / f"project-{project}" / f"task-{task.get('id')}"
+        boxes = VideoRectangleResults(
+            schema=schema,
+            objects=objects,
+            clock=media.clock,
+            width=frames.width,
+            height=frames.height,
+            masks_note=None if folder is None else f"masks: {folder}",
+        )
+        writers: list[FrameWriter] = [boxes]
+        if folder is not None:
+            writers.append(MaskPngWriter(frames, objects, folder=folder))
+        return writers, boxes
+
+    @contextmanager
+    def _open_media(
+        self, task: Mapping[str, Any], *, schema: ProjectSchema, access: LabelStudioAccess | None
+    ) -> Iterator[TaskMedia]:
+        task_id = task.get("id")
+        data = task.get("data")
+        if not isinstance(data, Mapping) or schema.data_key not in data:
+            raise RequestError(
+                f"task {task_id}: its data has no {schema.data_key!r} field, which the label "
+                f"config's <{schema.object_name}> reads"
+            )
+        value = data[schema.data_key]
+        try:
+            if schema.kind == "video":
+                path = self.media.local_path(value, task_id=task_id, access=access)
+                with VideoFrames(path) as video:
+                    clock = FrameClock(video.info.timestamps, schema.frame_rate)
+                    yield TaskMedia(frames=video, clock=clock)
+                return
+            if schema.kind == "frames":
+                if not isinstance(value, list) or not value:
+                    raise RequestError(
+                        f"task {task_id}: {schema.data_key!r} must be a list of image URLs"
+                    )
+                urls = value
+            else:
+                urls = [value]
+            paths = [self.media.local_path(url, task_id=task_id, access=access) for url in urls]
+            yield TaskMedia(frames=frames_from_paths(paths[0].parent, paths), clock=None)
+        except UserError as error:  # the media does not decode
+            raise RequestError(f"task {task_id}: {error}", status=422) from error
+
+
+def prompt_regions(task: Mapping[str, Any], context: object, *, where: str) -> list[Any]:
+    """The regions to prompt with: the interactive context's, else the task's latest
+    annotation's (batch predictions come with no context)."""
+    if context is not None:
+        if not isinstance(context, Mapping) or not isinstance(context.get("result"), list):
+            raise RequestError(f"{where}: 'context' must be an object with a 'result' list")
+        return list(context["result"])
+    annotations = [
+        a
+        for a in task.get("annotations") or []
+        if isinstance(a, Mapping) and not a.get("was_cancelled")
+    ]
+    if not annotations:
+        return []
+    latest = max(annotations, key=lambda a: (str(a.get("updated_at") or ""), a.get("id") or 0))
+    result = latest.get("result")
+    if not isinstance(result, list):
+        raise RequestError(f"{where}: annotation {latest.get('id')} has no 'result' list")
+    return result

@@ -1,0 +1,71 @@
+"""`labelme-sam2 serve`: the Label Studio ML backend on a port, the model loaded once.
+
+Registered with labelme-sam2's command line through the `labelme_sam2.commands` entry point,
+so labelme_sam2 itself never imports this package. Flask and torch load only when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+from labelme_sam2.cli.model_loading import add_model_arguments
+from labelme_sam2.errors import UserError
+
+NAME = "serve"
+DEFAULT_PORT = 9090
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = commands.add_parser(
+        NAME,
+        help="run the Label Studio ML backend (SAM 2 masks for images, frame sequences, videos)",
+        description="Serve Label Studio's ML backend protocol. Label Studio is reached with "
+        "LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY (or what it sends to /setup); "
+        "BASIC_AUTH_USER/BASIC_AUTH_PASS protect the backend.",
+    )
+    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="default: 9090")
+    add_model_arguments(serve)
+    serve.add_argument(
+        "--masks-dir",
+        type=Path,
+        default=None,
+        help="where video tasks' masks go, one folder per task "
+        "(default: $LABELME_SAM2_MASKS_DIR, else not saved)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        from werkzeug.serving import run_simple
+    except ImportError as error:
+        raise UserError("serve", "needs Flask: pip install 'labelme-sam2[label-studio]'") from error
+
+    from labelme_sam2.cli.model_loading import load_model, resolve_model_choice
+    from ls_backend.app import create_app
+    from ls_backend.media import MediaResolver
+    from ls_backend.prediction import Predictor
+    from ls_backend.settings import settings_from_env
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings = settings_from_env()
+    if args.masks_dir is not None:
+        settings = replace(settings, masks_root=args.masks_dir)
+    model = load_model(resolve_model_choice(args), args)
+    predictor = Predictor(
+        tracker=model.tracker,
+        model_version=model.version,
+        media=MediaResolver(cache_dir=settings.media_cache),
+        masks_root=settings.masks_root,
+    )
+    app = create_app(predictor=predictor, settings=settings)
+    print(
+        f"labelme-sam2 backend: {model.version} on {model.device}, http://{args.host}:{args.port}"
+    )
+    # Threaded so /health and /setup answer while a prediction runs; tracking itself is one
+    # task at a time (Predictor's lock).
+    run_simple(args.host, args.port, app, threaded=True)
+    return 0
