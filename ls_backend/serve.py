@@ -44,27 +44,15 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as error:
         raise UserError("serve", "needs Flask: pip install 'labelme-sam2[label-studio]'") from error
 
-    from labelme_sam2.cli.model_loading import load_model, resolve_model_choice
-    from ls_backend.app import create_app
-    from ls_backend.media import MediaResolver
-    from ls_backend.prediction import Predictor
     from ls_backend.settings import settings_from_env
+    from ls_backend.wsgi import build_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = settings_from_env()
     if args.masks_dir is not None:
         settings = replace(settings, masks_root=args.masks_dir)
-    model = load_model(resolve_model_choice(args), args)
-    predictor = Predictor(
-        tracker=model.tracker,
-        model_version=model.version,
-        media=MediaResolver(cache_dir=settings.media_cache),
-        masks_root=settings.masks_root,
-    )
-    app = create_app(predictor=predictor, settings=settings)
-    print(
-        f"labelme-sam2 backend: {model.version} on {model.device}, http://{args.host}:{args.port}"
-    )
+    app = build_app(settings, args)
+    print(f"labelme-sam2 backend listening on http://{args.host}:{args.port}", flush=True)
     # Threaded so /health and /setup answer while a prediction runs; tracking itself is one
     # task at a time (Predictor's lock).
     run_simple(args.host, args.port, app, threaded=True)

@@ -90,6 +90,19 @@ def folder_bytes(folder: Path) -> dict[str, bytes]:
     }
 
 
+@pytest.fixture
+def document_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Media as Label Studio's local-files storage shares them with the backend."""
+    from label_studio_sdk._extensions.label_studio_tools.core.utils import io as sdk_io
+
+    from tests.ls_helpers import make_media_root
+
+    root = make_media_root(tmp_path / "media")
+    # What LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT sets in the SDK when the backend starts.
+    monkeypatch.setattr(sdk_io, "LOCAL_FILES_DOCUMENT_ROOT", str(root))
+    return root
+
+
 @pytest.fixture(scope="session")
 def tiny_predictor():
     """SAM 2.1 tiny, random weights (fixed seed), at 256 on CPU: built once per test run."""

@@ -8,108 +8,29 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import imageio_ffmpeg
 import numpy as np
 import pytest
-from flask.testing import FlaskClient
-from label_studio_sdk._extensions.label_studio_tools.core.utils import io as sdk_io
-from label_studio_sdk.converter.brush import decode_rle
+from PIL import Image
 
-from ls_backend.app import create_app
-from ls_backend.media import MediaResolver
-from ls_backend.prediction import Predictor
-from ls_backend.settings import BackendSettings
-from tests.conftest import copy_bedroom
-from tests.scripted_tracker import ScriptedTracker, scripted_mask
-from tests.test_ls_label_config import EXAMPLES
-
-VERSION = "scripted@0"
-IMAGE, FRAMES, VIDEO = (
-    (EXAMPLES / name).read_text() for name in ("image_smart.xml", "frame_sequence.xml", "video.xml")
+from tests.ls_helpers import (
+    FRAMES,
+    IMAGE,
+    VERSION,
+    VIDEO,
+    VIDEO_FRAMES,
+    Backend,
+    click,
+    decoded,
+    frame_urls,
+    local,
+    make_backend,
 )
-VIDEO_W, VIDEO_H, VIDEO_FRAMES = 64, 48, 15
-
-
-@pytest.fixture
-def document_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Media shared with Label Studio through local-files storage: 6 bedroom frames, a video."""
-    root = tmp_path / "media"
-    copy_bedroom(root, frames=6)
-    writer = imageio_ffmpeg.write_frames(
-        str(root / "clip.mp4"), (VIDEO_W, VIDEO_H), fps=30, macro_block_size=1
-    )
-    writer.send(None)
-    rng = np.random.default_rng(1)
-    for _ in range(VIDEO_FRAMES):
-        writer.send(rng.integers(0, 255, (VIDEO_H, VIDEO_W, 3), dtype=np.uint8).tobytes())
-    writer.close()
-    # What LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT sets in the SDK when the backend starts.
-    monkeypatch.setattr(sdk_io, "LOCAL_FILES_DOCUMENT_ROOT", str(root))
-    return root
-
-
-class Backend:
-    def __init__(self, client: FlaskClient, tracker: ScriptedTracker, masks: Path) -> None:
-        self.client, self.tracker, self.masks = client, tracker, masks
-
-    def predict(self, config: str, task: dict[str, Any], context: object = None, **kw: Any):
-        body = {
-            "tasks": [task],
-            "label_config": config,
-            "project": "3.1700000000",
-            "params": {"context": context},
-        }
-        return self.client.post("/predict", json=body, **kw)
-
-
-def make_backend(tmp_path: Path, **settings: Any) -> Iterator[Backend]:
-    tracker = ScriptedTracker()
-    masks = tmp_path / "masks"
-    predictor = Predictor(
-        tracker=tracker,
-        model_version=VERSION,
-        media=MediaResolver(cache_dir=tmp_path / "cache"),
-        masks_root=masks,
-    )
-    defaults: dict[str, Any] = {
-        "access": None,
-        "basic_auth": None,
-        "masks_root": masks,
-        "media_cache": tmp_path / "cache",
-    }
-    app = create_app(predictor=predictor, settings=BackendSettings(**(defaults | settings)))
-    with app.test_client() as client:
-        yield Backend(client, tracker, masks)
+from tests.scripted_tracker import scripted_mask
 
 
 @pytest.fixture
 def backend(tmp_path: Path, document_root: Path) -> Iterator[Backend]:
     yield from make_backend(tmp_path)
-
-
-def local(path: str) -> str:
-    return f"/data/local-files/?d={path}"
-
-
-def frame_urls(count: int = 6) -> list[str]:
-    return [local(f"bedroom/{i:05d}.jpg") for i in range(count)]
-
-
-def click(x: float, y: float, label: str, *, page: int | None = None, name: str = "click") -> dict:
-    region = {
-        "id": f"c{x}",
-        "from_name": name,
-        "to_name": "frames" if page is not None else "image",
-        "type": "keypointlabels",
-        "value": {"x": x, "y": y, "keypointlabels": [label]},
-    }
-    if page is not None:
-        region["item_index"] = page
-    return region
-
-
-def decoded(region: dict, width: int, height: int) -> np.ndarray:
-    return decode_rle(region["value"]["rle"]).reshape(height, width, 4)[:, :, 3] > 0
 
 
 def test_health_setup_versions_and_webhook(backend: Backend) -> None:
@@ -303,8 +224,6 @@ def test_bad_requests_are_one_json_error_and_the_server_stays_up(
 
 
 def test_frames_of_different_sizes_are_refused(backend: Backend, document_root: Path) -> None:
-    from PIL import Image
-
     Image.new("RGB", (10, 10)).save(document_root / "small.jpg")
     task = {"id": 25, "data": {"frames": [local("bedroom/00000.jpg"), local("small.jpg")]}}
     context = {"result": [click(50, 50, "car", page=0)]}

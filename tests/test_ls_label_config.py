@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from ls_backend.errors import RequestError
 from ls_backend.label_config import parse_label_config
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "ls_backend" / "label_configs"
+from tests.ls_helpers import EXAMPLES
 
 
 def test_the_three_example_configs_are_the_three_kinds() -> None:

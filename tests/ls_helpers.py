@@ -1,0 +1,102 @@
+"""Talking to the backend app in-process, and the media its tests read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import imageio_ffmpeg
+import numpy as np
+from flask.testing import FlaskClient
+from label_studio_sdk.converter.brush import decode_rle
+
+from labelme_sam2.core.tracking import Tracker
+from ls_backend.app import create_app
+from ls_backend.media import MediaResolver
+from ls_backend.prediction import Predictor
+from ls_backend.settings import BackendSettings
+from tests.conftest import copy_bedroom
+from tests.scripted_tracker import ScriptedTracker
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "ls_backend" / "label_configs"
+VERSION = "scripted@0"
+IMAGE, FRAMES, VIDEO = (
+    (EXAMPLES / name).read_text() for name in ("image_smart.xml", "frame_sequence.xml", "video.xml")
+)
+VIDEO_W, VIDEO_H, VIDEO_FRAMES = 64, 48, 15
+
+
+def make_media_root(root: Path) -> Path:
+    """Media shared with Label Studio through local-files storage: 6 bedroom frames, a video."""
+    copy_bedroom(root, frames=6)
+    writer = imageio_ffmpeg.write_frames(
+        str(root / "clip.mp4"), (VIDEO_W, VIDEO_H), fps=30, macro_block_size=1
+    )
+    writer.send(None)
+    rng = np.random.default_rng(1)
+    for _ in range(VIDEO_FRAMES):
+        writer.send(rng.integers(0, 255, (VIDEO_H, VIDEO_W, 3), dtype=np.uint8).tobytes())
+    writer.close()
+    return root
+
+
+class Backend:
+    def __init__(self, client: FlaskClient, tracker: Any, masks: Path) -> None:
+        self.client, self.tracker, self.masks = client, tracker, masks
+
+    def predict(self, config: str, task: dict[str, Any], context: object = None, **kw: Any):
+        body = {
+            "tasks": [task],
+            "label_config": config,
+            "project": "3.1700000000",
+            "params": {"context": context},
+        }
+        return self.client.post("/predict", json=body, **kw)
+
+
+def make_backend(
+    tmp_path: Path, *, tracker: Tracker | None = None, **settings: Any
+) -> Iterator[Backend]:
+    tracker = tracker or ScriptedTracker()
+    masks = tmp_path / "masks"
+    predictor = Predictor(
+        tracker=tracker,
+        model_version=VERSION,
+        media=MediaResolver(cache_dir=tmp_path / "cache"),
+        masks_root=masks,
+    )
+    defaults: dict[str, Any] = {
+        "access": None,
+        "basic_auth": None,
+        "masks_root": masks,
+        "media_cache": tmp_path / "cache",
+    }
+    app = create_app(predictor=predictor, settings=BackendSettings(**(defaults | settings)))
+    with app.test_client() as client:
+        yield Backend(client, tracker, masks)
+
+
+def local(path: str) -> str:
+    return f"/data/local-files/?d={path}"
+
+
+def frame_urls(count: int = 6) -> list[str]:
+    return [local(f"bedroom/{i:05d}.jpg") for i in range(count)]
+
+
+def click(x: float, y: float, label: str, *, page: int | None = None, name: str = "click") -> dict:
+    region = {
+        "id": f"c{x}",
+        "from_name": name,
+        "to_name": "frames" if page is not None else "image",
+        "type": "keypointlabels",
+        "value": {"x": x, "y": y, "keypointlabels": [label]},
+    }
+    if page is not None:
+        region["item_index"] = page
+    return region
+
+
+def decoded(region: dict, width: int, height: int) -> np.ndarray:
+    return decode_rle(region["value"]["rle"]).reshape(height, width, 4)[:, :, 3] > 0
