@@ -32,7 +32,9 @@ def create_app(*, predictor: Predictor, settings: BackendSettings) -> Flask:
 
     @app.before_request
     def check_basic_auth() -> Response | None:
-        if settings.basic_auth is None:
+        # Label Studio sends its webhooks without the backend's credentials; /webhook only
+        # acknowledges them.
+        if settings.basic_auth is None or request.path == "/webhook":
             return None
         auth = request.authorization
         expected_user, expected_password = settings.basic_auth
@@ -78,7 +80,10 @@ def create_app(*, predictor: Predictor, settings: BackendSettings) -> Flask:
             raise RequestError("'params' must be a JSON object")
         project = _project_id(body.get("project"))
         access = settings.access or setup_access.get(project)
-        results: list[Prediction] = []
+        # One entry per task, in order: Label Studio drops the whole batch on a length mismatch.
+        # A task without prompts gets an empty list (no prediction): an empty prediction would be
+        # stored, and Label Studio would not ask for that task again.
+        results: list[Prediction | list[Prediction]] = []
         for task in tasks:
             prediction = predictor.predict(
                 task,
@@ -87,8 +92,7 @@ def create_app(*, predictor: Predictor, settings: BackendSettings) -> Flask:
                 project=project,
                 access=access,
             )
-            if prediction is not None:
-                results.append(prediction)
+            results.append(prediction if prediction is not None else [])
         return jsonify(results=results, model_version=predictor.model_version)
 
     @app.post("/webhook")

@@ -61,8 +61,7 @@ class Predictor:
         project: object,
         access: LabelStudioAccess | None,
     ) -> Prediction | None:
-        """The prediction for `task`, or None when it has no prompts yet (Label Studio would
-        store an empty prediction and not ask again)."""
+        """The prediction for `task`, or None when it has no prompts yet."""
         where = f"task {task.get('id')}"
         regions = prompt_regions(task, context, where=where)
         if not regions:

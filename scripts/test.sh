@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The test command: sets everything up on a fresh machine, then lint, types and tests.
+# The test command: sets everything up on a fresh machine (our .venv, labelme 7.9.1 for the
+# reader check, a real Label Studio 1.23.2 for the backend tests), then lint, types and tests.
 # Extra arguments go to pytest (e.g. scripts/test.sh -k labelme -x).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 bash scripts/setup_labelme_reader.sh
+bash scripts/setup_label_studio.sh
 
 .venv/bin/ruff check labelme_sam2 ls_backend tests bench
 .venv/bin/ruff format --check labelme_sam2 ls_backend tests bench

@@ -25,13 +25,15 @@ IMAGE, FRAMES, VIDEO = (
     (EXAMPLES / name).read_text() for name in ("image_smart.xml", "frame_sequence.xml", "video.xml")
 )
 VIDEO_W, VIDEO_H, VIDEO_FRAMES = 64, 48, 15
+CLIP = "video/clip.mp4"  # Label Studio refuses a local storage on the document root itself
 
 
 def make_media_root(root: Path) -> Path:
     """Media shared with Label Studio through local-files storage: 6 bedroom frames, a video."""
     copy_bedroom(root, frames=6)
+    (root / "video").mkdir()
     writer = imageio_ffmpeg.write_frames(
-        str(root / "clip.mp4"), (VIDEO_W, VIDEO_H), fps=30, macro_block_size=1
+        str(root / CLIP), (VIDEO_W, VIDEO_H), fps=30, macro_block_size=1
     )
     writer.send(None)
     rng = np.random.default_rng(1)

@@ -1,0 +1,356 @@
+"""End to end: a real Label Studio 1.23.2 on loopback, our backend as `labelme-sam2 serve` with
+SAM 2.1 tiny (random weights, fixed seed, 256, CPU), media through local-files storage.
+
+Predictions are read back through Label Studio's API and compared with what the core computes
+in this process for the same prompts (the same seeded weights).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import requests
+
+from labelme_sam2.core.frames import Frames, frames_from_paths
+from labelme_sam2.core.pipeline import propagate
+from labelme_sam2.core.prompts import Box, Click, ObjectKey, PromptSet
+from labelme_sam2.core.tracking import FrameMasks
+from labelme_sam2.formats.mask_codec import bounding_box, polygon_to_mask
+from labelme_sam2.sam2_tracker.tracker import Sam2Tracker
+from labelme_sam2.video.reader import VideoFrames
+from ls_backend.brush_rle import mask_to_rle
+from tests.label_studio_server import LabelStudioApi, LabelStudioError, LabelStudioServer, free_port
+from tests.ls_helpers import (
+    CLIP,
+    FRAMES,
+    IMAGE,
+    VIDEO,
+    VIDEO_FRAMES,
+    decoded,
+    local,
+    make_media_root,
+)
+
+pytestmark = [pytest.mark.label_studio, pytest.mark.sam2]
+PAGES = 6
+PILLOW = [(600.0, 300.0), (800.0, 290.0), (850.0, 450.0), (700.0, 500.0), (620.0, 480.0)]
+
+
+@dataclass
+class Stack:
+    api: LabelStudioApi
+    backend_url: str
+    media: Path
+    masks: Path
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    root = tmp_path_factory.mktemp("e2e")
+    media = make_media_root(root / "media")
+    masks = root / "masks"
+    with LabelStudioServer(root / "label-studio", document_root=media) as server:
+        port = free_port()
+        env = os.environ | {
+            "LABELME_SAM2_ALLOW_RANDOM_WEIGHTS": "1",
+            "LABEL_STUDIO_URL": server.url,
+            "LABEL_STUDIO_API_KEY": server.token,
+            "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(media),
+            "LABELME_SAM2_MEDIA_CACHE": str(root / "cache"),
+        }
+        command = [
+            str(Path(sys.executable).with_name("labelme-sam2")),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--masks-dir",
+            str(masks),
+            "--model",
+            "sam2.1_hiera_tiny",
+            "--checkpoint",
+            "random",
+            "--image-size",
+            "256",
+            "--device",
+            "cpu",
+        ]
+        log = (root / "backend.log").open("wb")
+        backend = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait_for(url + "/health", backend, root / "backend.log")
+            yield Stack(api=LabelStudioApi(server), backend_url=url, media=media, masks=masks)
+        finally:
+            backend.terminate()
+            backend.wait(timeout=30)
+            log.close()
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the backend exited:\n{log.read_text()[-3000:]}")
+        try:
+            if requests.get(url, timeout=2).ok:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"the backend did not answer in 180 s:\n{log.read_text()[-3000:]}")
+
+
+class Collect:
+    def __init__(self) -> None:
+        self.masks: dict[int, dict[ObjectKey, np.ndarray]] = {}
+
+    def write(self, result: FrameMasks) -> None:
+        self.masks[result.frame_index] = result.masks
+
+    def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+
+def core_masks(frames: Frames, prompts: PromptSet, predictor: Any) -> Collect:
+    collect = Collect()
+    propagate(frames, prompts, tracker=Sam2Tracker(predictor), writers=[collect])
+    return collect
+
+
+def project_with_backend(stack: Stack, title: str, config: str) -> tuple[int, int]:
+    project = stack.api.create_project(title, config)
+    backend = stack.api.connect_ml_backend(project, stack.backend_url)
+    return project, backend
+
+
+def test_an_image_click_comes_back_as_its_mask(stack: Stack, tiny_predictor: Any) -> None:
+    project, backend = project_with_backend(stack, "image", IMAGE)
+    stack.api.add_local_storage(project, stack.media / "bedroom", regex=r"00002\.jpg")
+    (task,) = stack.api.tasks(project)
+    context = {
+        "result": [
+            {
+                "id": "k1",
+                "from_name": "click",
+                "to_name": "image",
+                "type": "keypointlabels",
+                "origin": "manual",
+                "value": {"x": 50, "y": 50, "keypointlabels": ["car"]},
+            },
+            {
+                "id": "k2",
+                "from_name": "click",
+                "to_name": "image",
+                "type": "keypointlabels",
+                "origin": "manual",
+                "value": {"x": 10, "y": 10, "keypointlabels": ["car_neg"]},
+            },
+        ]
+    }
+    answer = stack.api.interactive_annotating(backend, task["id"], context)
+    assert "errors" not in answer, answer
+    (region,) = answer["data"]["result"]
+    frames = frames_from_paths(stack.media, [stack.media / "bedroom" / "00002.jpg"])
+    width, height = frames.width, frames.height
+    prompts = PromptSet()
+    prompts.prompt_for(ObjectKey("car", None), 0, source="test").clicks.extend(
+        [Click(0.5 * width, 0.5 * height, True), Click(0.1 * width, 0.1 * height, False)]
+    )
+    expected = core_masks(frames, prompts, tiny_predictor).masks[0][ObjectKey("car", None)]
+    assert region["value"]["brushlabels"] == ["car"]
+    assert np.array_equal(decoded(region, width, height), expected)
+
+
+def test_a_frame_sequence_gets_a_mask_on_every_page(stack: Stack, tiny_predictor: Any) -> None:
+    project, _ = project_with_backend(stack, "frames", FRAMES)
+    # Label Studio serves /data/local-files only under a local storage of the project.
+    stack.api.add_local_storage(project, stack.media / "bedroom", regex=r"^$")
+    urls = [local(f"bedroom/{i:05d}.jpg") for i in range(PAGES)]
+    stack.api.import_tasks(project, [{"data": {"frames": urls}}])
+    (task,) = stack.api.tasks(project)
+    frames = frames_from_paths(
+        stack.media, [stack.media / "bedroom" / f"{i:05d}.jpg" for i in range(PAGES)]
+    )
+    width, height = frames.width, frames.height
+    pillow = polygon_to_mask(PILLOW, width=width, height=height)
+    stack.api.create_annotation(
+        task["id"],
+        [
+            {
+                "id": "b1",
+                "from_name": "mask",
+                "to_name": "frames",
+                "type": "brushlabels",
+                "item_index": 1,
+                "origin": "manual",
+                "value": {"format": "rle", "rle": mask_to_rle(pillow), "brushlabels": ["person"]},
+            },
+            {
+                "id": "r1",
+                "from_name": "box",
+                "to_name": "frames",
+                "type": "rectanglelabels",
+                "item_index": 0,
+                "origin": "manual",
+                "value": {"x": 10, "y": 20, "width": 30, "height": 40, "rectanglelabels": ["car"]},
+            },
+            {
+                "id": "k1",
+                "from_name": "click",
+                "to_name": "frames",
+                "type": "keypointlabels",
+                "item_index": 4,
+                "origin": "manual",
+                "value": {"x": 50, "y": 50, "keypointlabels": ["car"]},
+            },
+        ],
+    )
+
+    stack.api.retrieve_predictions(project, [task["id"]])
+
+    (prediction,) = stack.api.predictions(task["id"])
+    got = {
+        (r["item_index"], r["value"]["brushlabels"][0]): decoded(r, width, height)
+        for r in prediction["result"]
+    }
+    prompts = PromptSet()
+    person, car = ObjectKey("person", None), ObjectKey("car", None)
+    prompts.prompt_for(person, 1, source="test").add_mask(pillow)
+    prompts.prompt_for(car, 0, source="test").box = Box(
+        0.1 * width, 0.2 * height, 0.4 * width, 0.6 * height
+    )
+    prompts.prompt_for(car, 4, source="test").clicks.append(Click(0.5 * width, 0.5 * height, True))
+    expected = core_masks(frames, prompts, tiny_predictor).masks
+    assert np.array_equal(got[1, "person"], pillow)  # the brushed page, unchanged
+    visible = {(p, k.label) for p in range(PAGES) for k in (person, car) if expected[p][k].any()}
+    assert set(got) == visible  # one item per page and object where it is visible
+    for (page, label), mask in got.items():
+        assert np.array_equal(mask, expected[page][ObjectKey(label, None)]), (page, label)
+
+
+def test_a_video_gets_a_box_on_every_visible_frame(stack: Stack, tiny_predictor: Any) -> None:
+    project, _ = project_with_backend(stack, "video", VIDEO)
+    stack.api.add_local_storage(project, stack.media / "video", regex=r"clip\.mp4")
+    (task,) = stack.api.tasks(project)
+
+    def keyframe(frame: int, x: float) -> dict[str, Any]:
+        return {
+            "frame": frame,
+            "x": x,
+            "y": 20.0,
+            "width": 40.0,
+            "height": 50.0,
+            "enabled": True,
+            "rotation": 0,
+            "time": (frame - 1) / 30,
+        }
+
+    stack.api.create_annotation(
+        task["id"],
+        [
+            {
+                "id": "v1",
+                "from_name": "box",
+                "to_name": "video",
+                "type": "videorectangle",
+                "origin": "manual",
+                "value": {
+                    "sequence": [keyframe(3, 10.0), keyframe(11, 30.0)],
+                    "labels": ["car"],
+                    "framesCount": VIDEO_FRAMES,
+                },
+            },
+            {
+                "id": "v2",
+                "from_name": "box",
+                "to_name": "video",
+                "type": "videorectangle",
+                "origin": "manual",
+                "value": {
+                    "sequence": [keyframe(8, 50.0)],
+                    "labels": ["person"],
+                    "framesCount": VIDEO_FRAMES,
+                },
+            },
+        ],
+    )
+
+    stack.api.retrieve_predictions(project, [task["id"]])
+
+    (prediction,) = stack.api.predictions(task["id"])
+    with VideoFrames(stack.media / CLIP) as video:
+        width, height = video.width, video.height
+        prompts = PromptSet()
+        car, person = ObjectKey("car", None), ObjectKey("person", None)
+        for key, frame, x in ((car, 3, 10.0), (car, 11, 30.0), (person, 8, 50.0)):
+            prompts.prompt_for(key, frame - 1, source="test").box = Box(
+                x / 100 * width, 0.2 * height, (x + 40) / 100 * width, 0.7 * height
+            )
+        expected = core_masks(video, prompts, tiny_predictor).masks
+    tracks = {r["value"]["labels"][0]: r for r in prediction["result"]}
+    assert set(tracks) <= {"car", "person"}
+    for key in (car, person):
+        visible = [i for i in range(VIDEO_FRAMES) if expected[i][key].any()]
+        if not visible:
+            assert key.label not in tracks
+            continue
+        sequence = tracks[key.label]["value"]["sequence"]
+        assert [k["frame"] for k in sequence] == [i + 1 for i in visible]
+        for keyframe_ in sequence:
+            bounds = bounding_box(expected[keyframe_["frame"] - 1][key])
+            assert bounds is not None
+            assert keyframe_["x"] == pytest.approx(bounds.x0 * 100 / width)
+            assert keyframe_["width"] == pytest.approx((bounds.x1 + 1 - bounds.x0) * 100 / width)
+        folder = stack.masks / f"project-{project}" / f"task-{task['id']}" / key.label
+        assert len(list(folder.glob("*.png"))) == VIDEO_FRAMES
+
+
+def test_a_project_the_backend_cannot_serve_is_refused_with_the_reason(stack: Stack) -> None:
+    config = (
+        '<View><Text name="t" value="$text"/><Choices name="c" toName="t">'
+        '<Choice value="a"/></Choices></View>'
+    )
+    project = stack.api.create_project("text", config)
+    # Label Studio shows only the status ("422 ... incompatible with the current labeling
+    # configuration"); the reason is in the answer's body and the backend's log.
+    with pytest.raises(LabelStudioError, match="422 Client Error"):
+        stack.api.connect_ml_backend(project, stack.backend_url)
+    answer = requests.post(stack.backend_url + "/setup", json={"schema": config}, timeout=5)
+    assert answer.status_code == 422 and "no <Image> or <Video>" in answer.json()["error"]
+
+
+def test_a_batch_with_a_task_without_prompts_predicts_the_others(
+    stack: Stack, tiny_predictor: Any
+) -> None:
+    project, _ = project_with_backend(stack, "batch", FRAMES)
+    stack.api.add_local_storage(project, stack.media / "bedroom", regex=r"^$")
+    urls = [local(f"bedroom/{i:05d}.jpg") for i in range(2)]
+    stack.api.import_tasks(project, [{"data": {"frames": urls}} for _ in range(3)])
+    tasks = stack.api.tasks(project)
+    click = {
+        "id": "k1",
+        "from_name": "click",
+        "to_name": "frames",
+        "type": "keypointlabels",
+        "item_index": 0,
+        "value": {"x": 50, "y": 50, "keypointlabels": ["car"]},
+    }
+    for task in tasks[:2]:
+        stack.api.create_annotation(task["id"], [click])
+    stack.api.retrieve_predictions(project, [task["id"] for task in tasks])
+    counts = [len(stack.api.predictions(task["id"])) for task in tasks]
+    assert counts == [1, 1, 0]
