@@ -68,20 +68,20 @@ class Predictor:
             return None
         with self._open_media(task, schema=schema, access=access) as media:
             frames = media.frames
-            prompts = prompts_from_regions(
-                regions,
-                schema=schema,
-                width=frames.width,
-                height=frames.height,
-                page_count=len(frames),
-                clock=media.clock,
-                where=where,
-            )
-            if not prompts.objects:
-                return None
             try:
+                prompts = prompts_from_regions(
+                    regions,
+                    schema=schema,
+                    width=frames.width,
+                    height=frames.height,
+                    page_count=len(frames),
+                    clock=media.clock,
+                    where=where,
+                )
+                if not prompts.objects:
+                    return None
                 validate(prompts, width=frames.width, height=frames.height, where=where)
-            except UserError as error:
+            except UserError as error:  # two boxes for one object on a frame, a box outside ...
                 raise RequestError(str(error)) from error
             writers, collect = self._writers(task, schema, media, prompts, project=project)
             with self._lock:

@@ -152,6 +152,14 @@ def test_a_task_without_prompts_gets_no_prediction(backend: Backend) -> None:
 def bad_requests() -> list[tuple[str, dict[str, Any], int, str]]:
     image_task = {"id": 21, "data": {"image": local("bedroom/00001.jpg")}}
     context = {"result": [click(50, 50, "car")]}
+    two_boxes = {
+        "id": "b",
+        "from_name": "box",
+        "to_name": "frames",
+        "type": "rectanglelabels",
+        "item_index": 1,
+        "value": {"x": 1, "y": 1, "width": 9, "height": 9, "rectanglelabels": ["car"]},
+    }
     return [
         ("/predict", {"tasks": "nope"}, 400, "'tasks' must be a list"),
         (
@@ -207,6 +215,16 @@ def bad_requests() -> list[tuple[str, dict[str, Any], int, str]]:
             },
             422,
             "cannot decode image",
+        ),
+        (
+            "/predict",
+            {
+                "tasks": [{"id": 27, "data": {"frames": frame_urls(2)}}],
+                "label_config": FRAMES,
+                "params": {"context": {"result": [two_boxes, two_boxes]}},
+            },
+            400,
+            "has two boxes on this frame",
         ),
         ("/setup", {"schema": "<View><Image"}, 422, "not valid XML"),
     ]
