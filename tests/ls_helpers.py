@@ -11,7 +11,8 @@ import numpy as np
 from flask.testing import FlaskClient
 from label_studio_sdk.converter.brush import decode_rle
 
-from labelme_sam2.core.tracking import Tracker
+from labelme_sam2.core.prompts import ObjectKey
+from labelme_sam2.core.tracking import FrameMasks, Tracker
 from ls_backend.app import create_app
 from ls_backend.media import MediaResolver
 from ls_backend.prediction import Predictor
@@ -102,3 +103,48 @@ def click(x: float, y: float, label: str, *, page: int | None = None, name: str 
 
 def decoded(region: dict, width: int, height: int) -> np.ndarray:
     return decode_rle(region["value"]["rle"]).reshape(height, width, 4)[:, :, 3] > 0
+
+
+def video_region(
+    label: str, frames: list[int], *, box: tuple[float, float, float, float], fps: float
+) -> dict[str, Any]:
+    """A videorectangle region as Label Studio saves it: one keyframe per 1-based frame, the
+    same percent box (x, y, width, height) on each."""
+    x, y, width, height = box
+    sequence = [
+        {
+            "frame": f,
+            "x": x,
+            "y": y,
+            "width": width,
+            "height": height,
+            "enabled": True,
+            "rotation": 0,
+            "time": (f - 1) / fps,
+        }
+        for f in frames
+    ]
+    return {
+        "id": f"{label}-{frames[0]}",
+        "from_name": "box",
+        "to_name": "video",
+        "type": "videorectangle",
+        "origin": "manual",
+        "value": {"sequence": sequence, "labels": [label]},
+    }
+
+
+class CollectMasks:
+    """A frame writer that keeps every frame's masks, to compare with."""
+
+    def __init__(self) -> None:
+        self.masks: dict[int, dict[ObjectKey, np.ndarray]] = {}
+
+    def write(self, result: FrameMasks) -> None:
+        self.masks[result.frame_index] = result.masks
+
+    def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass

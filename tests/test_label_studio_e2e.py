@@ -23,7 +23,6 @@ import requests
 from labelme_sam2.core.frames import Frames, frames_from_paths
 from labelme_sam2.core.pipeline import propagate
 from labelme_sam2.core.prompts import Box, Click, ObjectKey, PromptSet
-from labelme_sam2.core.tracking import FrameMasks
 from labelme_sam2.formats.mask_codec import bounding_box, polygon_to_mask
 from labelme_sam2.sam2_tracker.tracker import Sam2Tracker
 from labelme_sam2.video.reader import VideoFrames
@@ -35,9 +34,11 @@ from tests.ls_helpers import (
     IMAGE,
     VIDEO,
     VIDEO_FRAMES,
+    CollectMasks,
     decoded,
     local,
     make_media_root,
+    video_region,
 )
 
 pytestmark = [pytest.mark.label_studio, pytest.mark.sam2]
@@ -111,22 +112,8 @@ def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     raise RuntimeError(f"the backend did not answer in 180 s:\n{log.read_text()[-3000:]}")
 
 
-class Collect:
-    def __init__(self) -> None:
-        self.masks: dict[int, dict[ObjectKey, np.ndarray]] = {}
-
-    def write(self, result: FrameMasks) -> None:
-        self.masks[result.frame_index] = result.masks
-
-    def close(self) -> None:
-        pass
-
-    def abort(self) -> None:
-        pass
-
-
-def core_masks(frames: Frames, prompts: PromptSet, predictor: Any) -> Collect:
-    collect = Collect()
+def core_masks(frames: Frames, prompts: PromptSet, predictor: Any) -> CollectMasks:
+    collect = CollectMasks()
     propagate(frames, prompts, tracker=Sam2Tracker(predictor), writers=[collect])
     return collect
 
@@ -247,45 +234,11 @@ def test_a_video_gets_a_box_on_every_visible_frame(stack: Stack, tiny_predictor:
     stack.api.add_local_storage(project, stack.media / "video", regex=r"clip\.mp4")
     (task,) = stack.api.tasks(project)
 
-    def keyframe(frame: int, x: float) -> dict[str, Any]:
-        return {
-            "frame": frame,
-            "x": x,
-            "y": 20.0,
-            "width": 40.0,
-            "height": 50.0,
-            "enabled": True,
-            "rotation": 0,
-            "time": (frame - 1) / 30,
-        }
-
     stack.api.create_annotation(
         task["id"],
         [
-            {
-                "id": "v1",
-                "from_name": "box",
-                "to_name": "video",
-                "type": "videorectangle",
-                "origin": "manual",
-                "value": {
-                    "sequence": [keyframe(3, 10.0), keyframe(11, 30.0)],
-                    "labels": ["car"],
-                    "framesCount": VIDEO_FRAMES,
-                },
-            },
-            {
-                "id": "v2",
-                "from_name": "box",
-                "to_name": "video",
-                "type": "videorectangle",
-                "origin": "manual",
-                "value": {
-                    "sequence": [keyframe(8, 50.0)],
-                    "labels": ["person"],
-                    "framesCount": VIDEO_FRAMES,
-                },
-            },
+            video_region("car", [3, 11], box=(10.0, 20.0, 40.0, 50.0), fps=30),
+            video_region("person", [8], box=(50.0, 20.0, 40.0, 50.0), fps=30),
         ],
     )
 
@@ -296,7 +249,7 @@ def test_a_video_gets_a_box_on_every_visible_frame(stack: Stack, tiny_predictor:
         width, height = video.width, video.height
         prompts = PromptSet()
         car, person = ObjectKey("car", None), ObjectKey("person", None)
-        for key, frame, x in ((car, 3, 10.0), (car, 11, 30.0), (person, 8, 50.0)):
+        for key, frame, x in ((car, 3, 10.0), (car, 11, 10.0), (person, 8, 50.0)):
             prompts.prompt_for(key, frame - 1, source="test").box = Box(
                 x / 100 * width, 0.2 * height, (x + 40) / 100 * width, 0.7 * height
             )

@@ -25,6 +25,7 @@ from tests.ls_helpers import (
     frame_urls,
     local,
     make_backend,
+    video_region,
 )
 from tests.scripted_tracker import scripted_mask
 
@@ -101,32 +102,19 @@ def test_a_frame_sequence_gets_every_object_on_every_page(backend: Backend) -> N
 
 
 def test_a_video_gets_a_track_per_region_and_its_masks_on_disk(backend: Backend) -> None:
-    def region(label: str, frames: list[int]) -> dict:
-        sequence = [
-            {
-                "frame": f,
-                "x": 20,
-                "y": 20,
-                "width": 30,
-                "height": 30,
-                "enabled": True,
-                "rotation": 0,
-                "time": (f - 1) / 30,
-            }
-            for f in frames
-        ]
-        return {
-            "id": label,
-            "from_name": "box",
-            "to_name": "video",
-            "type": "videorectangle",
-            "value": {"sequence": sequence, "labels": [label]},
-        }
-
+    BOX = (20.0, 20.0, 30.0, 30.0)
     task = {
         "id": 13,
         "data": {"video": local(CLIP)},
-        "annotations": [{"id": 5, "result": [region("car", [3, 9]), region("person", [12])]}],
+        "annotations": [
+            {
+                "id": 5,
+                "result": [
+                    video_region("car", [3, 9], box=BOX, fps=30),
+                    video_region("person", [12], box=BOX, fps=30),
+                ],
+            }
+        ],
     }
     response = backend.predict(VIDEO, task)
     assert response.status_code == 200, response.json

@@ -12,29 +12,14 @@ import pytest
 from labelme_sam2.core.frames import frames_from_paths
 from labelme_sam2.core.pipeline import propagate
 from labelme_sam2.core.prompts import Box, Click, ObjectKey, PromptSet
-from labelme_sam2.core.tracking import FrameMasks
 from labelme_sam2.formats.mask_codec import polygon_to_mask
 from labelme_sam2.sam2_tracker.tracker import Sam2Tracker
 from ls_backend.brush_rle import mask_to_rle
-from tests.ls_helpers import FRAMES, click, decoded, frame_urls, make_backend
+from tests.ls_helpers import FRAMES, CollectMasks, click, decoded, frame_urls, make_backend
 
 pytestmark = pytest.mark.sam2
 PAGES = 6
 PILLOW = [(600.0, 300.0), (800.0, 290.0), (850.0, 450.0), (700.0, 500.0), (620.0, 480.0)]
-
-
-class Collect:
-    def __init__(self) -> None:
-        self.masks: dict[int, dict[ObjectKey, np.ndarray]] = {}
-
-    def write(self, result: FrameMasks) -> None:
-        self.masks[result.frame_index] = result.masks
-
-    def close(self) -> None:
-        pass
-
-    def abort(self) -> None:
-        pass
 
 
 def test_frame_sequence_equals_the_core_and_keeps_the_brushed_mask(
@@ -86,7 +71,7 @@ def test_frame_sequence_equals_the_core_and_keeps_the_brushed_mask(
     prompts.prompt_for(bed, 0, source="test").box = Box(
         0.1 * width, 0.2 * height, 0.4 * width, 0.6 * height
     )
-    core = Collect()
+    core = CollectMasks()
     propagate(frames, prompts, tracker=tracker, writers=[core])
     empty = np.zeros((height, width), dtype=bool)
     for page in range(PAGES):

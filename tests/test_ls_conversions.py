@@ -16,6 +16,7 @@ from ls_backend.geometry import box_from_percent, percent_box
 from ls_backend.label_config import parse_label_config
 from ls_backend.regions import prompts_from_regions
 from ls_backend.results import BrushResults, VideoRectangleResults
+from tests.ls_helpers import video_region
 from tests.scripted_tracker import scripted_mask
 
 FRAMES_CONFIG = """<View><Image name="frames" valueList="$frames"/>
@@ -167,32 +168,15 @@ def test_malformed_regions_are_named_in_one_line(region: dict, message: str) -> 
 
 
 def test_video_regions_are_objects_and_their_keyframes_boxes() -> None:
+    BOX = (10.0, 10.0, 20.0, 40.0)
     schema = parse_label_config(VIDEO_CONFIG)
     clock = FrameClock([i / 25 for i in range(20)], 25.0)
 
-    def region(label: str, frames: list[int]) -> dict:
-        sequence = [
-            {
-                "frame": f,
-                "x": 10,
-                "y": 10,
-                "width": 20,
-                "height": 40,
-                "enabled": True,
-                "rotation": 0,
-                "time": (f - 1) / 25,
-            }
-            for f in frames
-        ]
-        return {
-            "id": label,
-            "from_name": "box",
-            "to_name": "video",
-            "type": "videorectangle",
-            "value": {"sequence": sequence, "labels": [label], "framesCount": 20},
-        }
-
-    regions = [region("car", [1, 10]), region("dog", [5]), region("car", [20])]
+    regions = [
+        video_region("car", [1, 10], box=BOX, fps=25),
+        video_region("dog", [5], box=BOX, fps=25),
+        video_region("car", [20], box=BOX, fps=25),
+    ]
     prompts = prompts_from_regions(
         regions, schema=schema, width=200, height=100, clock=clock, where="task 3"
     )
@@ -203,7 +187,12 @@ def test_video_regions_are_objects_and_their_keyframes_boxes() -> None:
     assert prompts.objects[keys[1]][4].box == Box(20.0, 10.0, 60.0, 50.0)
     with pytest.raises(RequestError, match="frame 21 lies outside the video"):
         prompts_from_regions(
-            [region("car", [21])], schema=schema, width=200, height=100, clock=clock, where="task 3"
+            [video_region("car", [21], box=BOX, fps=25)],
+            schema=schema,
+            width=200,
+            height=100,
+            clock=clock,
+            where="task 3",
         )
 
 
