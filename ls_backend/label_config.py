@@ -8,6 +8,7 @@ Tag names are the project's own; only tag types are looked at.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -29,6 +30,13 @@ class ProjectSchema:
     labels_name: str | None  # video: the <Labels> tag that names the boxes
     prompt_names: frozenset[str]  # controls whose regions are prompts
     frame_rate: float  # video: frames per second Label Studio numbers frames with
+    frame_rate_key: str | None = None  # video: frameRate="$fps" reads it from the task data
+
+    def frame_rate_for(self, data: Mapping[str, Any], *, where: str) -> float:
+        """The video's frameRate for this task: the config's, or the task data's ($fps)."""
+        if self.frame_rate_key is None:
+            return self.frame_rate
+        return _frame_rate(data.get(self.frame_rate_key), f"{where}: data {self.frame_rate_key!r}")
 
     def describe(self) -> str:
         return {
@@ -81,6 +89,7 @@ def _schema_for(tag: str, name: str, attr: dict[str, str], controls: list[Any]) 
             )
         labels = by_type.get("labels", [])
         rate = attr.get("frameRate", attr.get("framerate"))
+        from_data = rate is not None and rate.startswith("$")
         return ProjectSchema(
             kind="video",
             object_name=name,
@@ -88,7 +97,8 @@ def _schema_for(tag: str, name: str, attr: dict[str, str], controls: list[Any]) 
             output_name=boxes[0],
             labels_name=labels[0] if labels else None,
             prompt_names=frozenset(boxes),
-            frame_rate=_frame_rate(rate, name),
+            frame_rate=0.0 if from_data else _frame_rate(rate, f"<Video name={name!r}>"),
+            frame_rate_key=_data_key(rate, name) if from_data and rate else None,
         )
     brushes = by_type.get("brushlabels", [])
     if not brushes:
@@ -134,15 +144,13 @@ def _data_key(value: str, name: str) -> str:
     return value[1:]
 
 
-def _frame_rate(raw: str | None, name: str) -> float:
+def _frame_rate(raw: object, what: str) -> float:
     if raw is None:
         return DEFAULT_VIDEO_FRAME_RATE
     try:
-        rate = float(raw)
-    except ValueError:
+        rate = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
         rate = 0.0
-    if not rate > 0:
-        raise RequestError(
-            f"<Video name={name!r}> has frameRate {raw!r}; need a number > 0", status=422
-        )
+    if not rate > 0 or rate == float("inf"):
+        raise RequestError(f"{what} has frameRate {raw!r}; need a number > 0", status=422)
     return rate

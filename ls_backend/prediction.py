@@ -135,9 +135,10 @@ class Predictor:
         value = data[schema.data_key]
         try:
             if schema.kind == "video":
+                rate = schema.frame_rate_for(data, where=f"task {task_id}")
                 path = self.media.local_path(value, task_id=task_id, access=access)
                 with VideoFrames(path) as video:
-                    clock = FrameClock(video.info.timestamps, schema.frame_rate)
+                    clock = FrameClock(video.info.timestamps, rate)
                     yield TaskMedia(frames=video, clock=clock)
                 return
             if schema.kind == "frames":

@@ -43,6 +43,7 @@ from tests.ls_helpers import (
 
 pytestmark = [pytest.mark.label_studio, pytest.mark.sam2]
 PAGES = 6
+AUTH = ("annotators", "not-a-real-secret")  # the backend runs behind basic auth
 PILLOW = [(600.0, 300.0), (800.0, 290.0), (850.0, 450.0), (700.0, 500.0), (620.0, 480.0)]
 
 
@@ -67,6 +68,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "LABEL_STUDIO_API_KEY": server.token,
             "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(media),
             "LABELME_SAM2_MEDIA_CACHE": str(root / "cache"),
+            "BASIC_AUTH_USER": AUTH[0],
+            "BASIC_AUTH_PASS": AUTH[1],
         }
         command = [
             str(Path(sys.executable).with_name("labelme-sam2")),
@@ -104,7 +107,7 @@ def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
         if process.poll() is not None:
             raise RuntimeError(f"the backend exited:\n{log.read_text()[-3000:]}")
         try:
-            if requests.get(url, timeout=2).ok:
+            if requests.get(url, timeout=2, auth=AUTH).ok:
                 return
         except requests.ConnectionError:
             pass
@@ -120,7 +123,7 @@ def core_masks(frames: Frames, prompts: PromptSet, predictor: Any) -> CollectMas
 
 def project_with_backend(stack: Stack, title: str, config: str) -> tuple[int, int]:
     project = stack.api.create_project(title, config)
-    backend = stack.api.connect_ml_backend(project, stack.backend_url)
+    backend = stack.api.connect_ml_backend(project, stack.backend_url, basic_auth=AUTH)
     return project, backend
 
 
@@ -281,9 +284,19 @@ def test_a_project_the_backend_cannot_serve_is_refused_with_the_reason(stack: St
     # Label Studio shows only the status ("422 ... incompatible with the current labeling
     # configuration"); the reason is in the answer's body and the backend's log.
     with pytest.raises(LabelStudioError, match="422 Client Error"):
-        stack.api.connect_ml_backend(project, stack.backend_url)
-    answer = requests.post(stack.backend_url + "/setup", json={"schema": config}, timeout=5)
+        stack.api.connect_ml_backend(project, stack.backend_url, basic_auth=AUTH)
+    answer = requests.post(
+        stack.backend_url + "/setup", json={"schema": config}, timeout=5, auth=AUTH
+    )
     assert answer.status_code == 422 and "no <Image> or <Video>" in answer.json()["error"]
+
+
+def test_wrong_credentials_are_refused(stack: Stack) -> None:
+    project = stack.api.create_project("auth", IMAGE)
+    with pytest.raises(LabelStudioError, match="authentication parameters"):
+        stack.api.connect_ml_backend(project, stack.backend_url, basic_auth=(AUTH[0], "wrong"))
+    with pytest.raises(LabelStudioError, match="authentication parameters"):
+        stack.api.connect_ml_backend(project, stack.backend_url)
 
 
 def test_a_batch_with_a_task_without_prompts_predicts_the_others(

@@ -51,6 +51,17 @@ def test_video_without_frame_rate_uses_label_studios_default() -> None:
     assert schema.frame_rate == 24.0 and schema.labels_name is None
 
 
+def test_a_video_frame_rate_from_the_task_data() -> None:
+    schema = parse_label_config(
+        '<View><Video name="v" value="$v" frameRate="$fps"/>'
+        '<VideoRectangle name="r" toName="v"/></View>'
+    )
+    assert schema.frame_rate_for({"v": "x", "fps": 29.97}, where="task 1") == 29.97
+    assert schema.frame_rate_for({"v": "x", "fps": "25"}, where="task 1") == 25.0
+    with pytest.raises(RequestError, match="task 1: data 'fps' has frameRate 'fast'"):
+        schema.frame_rate_for({"v": "x", "fps": "fast"}, where="task 1")
+
+
 @pytest.mark.parametrize(
     ("config", "message"),
     [
