@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -213,6 +214,8 @@ def video_project(stack: Stack, media: Path, video: Path) -> tuple[int, int]:
     config = (CONFIGS / "video.xml").read_text()
     config = config.replace('frameRate="30"', f'frameRate="{info.fps:.5f}"')
     config = config.replace('"car"', '"cup"').replace('"person"', '"ball"')
+    # A lower player leaves room for the timeline in a 900 px high window.
+    config = config.replace('<Video name="video"', '<Video height="360" name="video"')
     api = stack.api
     project = api.create_project("Cups video", config)
     api.connect_ml_backend(project, stack.backend_url)
@@ -268,18 +271,41 @@ def log_in(page: Page, stack: Stack) -> None:
     page.goto(stack.server.url + "/user/login/")
     page.fill('input[name="email"]', stack.server.username)
     page.fill('input[name="password"]', stack.server.password)
-    page.click('button[type="submit"], input[type="submit"]')
-    page.wait_for_url("**/projects/**", timeout=60_000)
+    page.click('button[type="submit"]')
+    page.wait_for_url(lambda address: "/user/login" not in address, timeout=60_000)
 
 
 def settle(page: Page, seconds: float = 2.0) -> None:
+    """Lets the page finish loading and its canvases draw."""
     page.wait_for_load_state("networkidle")
     page.wait_for_timeout(int(seconds * 1000))
+    page.mouse.move(WIDTH // 2, HEIGHT - 20)  # no hover tooltips in the shot
+    page.wait_for_timeout(500)
+
+
+def open_prediction(page: Page, url: str, project: int, task: int) -> None:
+    """The task in the Data Manager's labeling view, with the prediction's tab selected."""
+    page.goto(f"{url}/projects/{project}/data?task={task}")
+    page.locator(".lsf-image img, video").first.wait_for(state="attached", timeout=60_000)
+    settle(page, 3.0)
+    page.get_by_text("sam2.1_h", exact=False).first.click()  # the prediction's tab
+    settle(page, 2.0)
+
+
+def next_page(page: Page) -> None:
+    arrow = ".lsf-pagination__btn_arrow-right:not(.lsf-pagination__btn_arrow-right-double)"
+    page.locator(arrow).first.click()
+    settle(page, 2.5)
 
 
 def take_shots(stack: Stack, projects: Projects, out: Path, chromium: str) -> list[Path]:
     shots: list[Path] = []
     url = stack.server.url
+
+    def shoot(page: Page, name: str) -> None:
+        shots.append(out / name)
+        page.screenshot(path=shots[-1])
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium, headless=True, args=CHROMIUM_ARGS
@@ -287,11 +313,53 @@ def take_shots(stack: Stack, projects: Projects, out: Path, chromium: str) -> li
         page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
         log_in(page, stack)
 
+        # Project settings -> Model: the connected backend's card.
         page.goto(f"{url}/projects/{projects.frames_project}/settings/ml")
         page.get_by_text("labelme-sam2").first.wait_for()
         settle(page)
-        shots.append(out / "model-settings.png")
-        page.screenshot(path=shots[-1])
+        shoot(page, "model-settings.png")
+        # Its "..." menu -> Edit: the connection form with "Interactive preannotations".
+        page.locator("button.look-string--_Ha35").first.click()
+        page.get_by_text("Edit", exact=True).first.click()
+        page.get_by_text("Interactive preannotations").first.wait_for()
+        page.get_by_text("Edit Model", exact=True).first.click()  # closes the card's menu
+        settle(page, 1.0)
+        shoot(page, "model-connection.png")
+
+        # Data Manager: the task selected, its tasks menu open (Retrieve Predictions).
+        page.goto(f"{url}/projects/{projects.frames_project}/data")
+        select = page.locator(f'[aria-label="Select Task {projects.frames_task}"]')
+        select.wait_for()
+        settle(page)
+        select.click()
+        page.get_by_text("1 Task", exact=True).first.click()
+        page.get_by_text("Retrieve Predictions").first.wait_for()
+        page.wait_for_timeout(800)
+        shoot(page, "data-manager-actions.png")
+
+        # The frame sequence's prediction: page 3 with every region (the masks propagated
+        # by random weights are blobs) ...
+        open_prediction(page, url, projects.frames_project, projects.frames_task)
+        next_page(page)
+        next_page(page)
+        shoot(page, "frame-sequence-page3.png")
+        # ... and page 2, the brushed one, with the girl's regions hidden: the pillow as brushed.
+        page.get_by_text("Manual", exact=True).first.click()
+        page.get_by_text("Group by Label", exact=True).first.click()
+        girl = page.locator(".lsf-tree__node_type_label", has_text="girl").first
+        girl.hover()
+        girl.locator(".lsf-outliner-item__control_type_visibility button").click()
+        page.locator(
+            ".lsf-pagination__btn_arrow-left:not(.lsf-pagination__btn_arrow-left-double)"
+        ).first.click()
+        settle(page, 2.5)
+        shoot(page, "frame-sequence-page2.png")
+
+        # The video's prediction: a track per region, a keyframe on every frame.
+        open_prediction(page, url, projects.video_project, projects.video_task)
+        page.locator(".lsf-video-segmentation, [class*=timeline]").first.wait_for()
+        settle(page, 3.0)
+        shoot(page, "video-tracks.png")
 
         browser.close()
     return shots
@@ -313,24 +381,33 @@ def main() -> None:
         "--hold", action="store_true", help="keep both servers running after the shots"
     )
     args = parser.parse_args()
+    # SIGTERM unwinds like Ctrl-C: both servers are stopped and the temp folder removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="ls-shots-") as name:
         tmp = Path(name)
         media = make_media(tmp / "media", args.frames, args.video)
         with running_stack(tmp, media, args) as stack:
             frames_project, frames_task = frame_sequence_project(stack, media)
+            print(f"Label Studio {stack.server.url}: frame sequence in project {frames_project}")
             video_project_id, video_task = video_project(stack, media, args.video)
             projects = Projects(frames_project, frames_task, video_project_id, video_task)
             print(f"Label Studio {stack.server.url} ({stack.server.username}), {projects}")
-            for shot in take_shots(stack, projects, args.out, args.chromium):
-                print(shot)
-            if args.hold:
-                print("holding; Ctrl-C stops", flush=True)
-                try:
-                    while True:
-                        time.sleep(3600)
-                except KeyboardInterrupt:
-                    pass
+            try:
+                for shot in take_shots(stack, projects, args.out, args.chromium):
+                    print(shot)
+            finally:
+                if args.hold:
+                    hold()
+
+
+def hold() -> None:
+    print("holding; Ctrl-C stops", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
 
 
 if __name__ == "__main__":
