@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -81,19 +82,38 @@ def create_app(*, predictor: Predictor, settings: BackendSettings) -> Flask:
         project = _project_id(body.get("project"))
         access = settings.access or setup_access.get(project)
         # One entry per task, in order: Label Studio drops the whole batch on a length mismatch.
-        # A task without prompts gets an empty list (no prediction): an empty prediction would be
-        # stored, and Label Studio would not ask for that task again.
+        # A task without prompts, with bad prompts or media, or not reached in time gets an empty
+        # list (no prediction): an empty prediction would be stored, and Label Studio would not
+        # ask for that task again. A single task's problem is the request's error.
+        context = params.get("context")
+        deadline = time.monotonic() + settings.batch_seconds
         results: list[Prediction | list[Prediction]] = []
+        errors: list[str] = []
+        late = 0
         for task in tasks:
-            prediction = predictor.predict(
-                task,
-                schema=schema,
-                context=params.get("context"),
-                project=project,
-                access=access,
-            )
+            if results and time.monotonic() > deadline:  # the first task always runs
+                late += 1
+                results.append([])
+                continue
+            try:
+                prediction = predictor.predict(
+                    task, schema=schema, context=context, project=project, access=access
+                )
+            except RequestError as error:
+                if len(tasks) == 1:
+                    raise
+                log.warning("batch of %d tasks: %s", len(tasks), error.message)
+                errors.append(error.message)
+                prediction = None
             results.append(prediction if prediction is not None else [])
-        return jsonify(results=results, model_version=predictor.model_version)
+        if late:
+            log.info(
+                "%d of %d tasks not started within %.0f s: retrieve predictions again for them",
+                late,
+                len(tasks),
+                settings.batch_seconds,
+            )
+        return jsonify(results=results, model_version=predictor.model_version, errors=errors)
 
     @app.post("/webhook")
     def webhook() -> Response:

@@ -13,8 +13,14 @@ def mask_to_rle(mask: np.ndarray) -> list[int]:
 
 def rle_to_mask(rle: object, *, width: int, height: int) -> np.ndarray:
     """The bool mask a brush RLE paints; ValueError when it is not one, or not width x height."""
-    if not isinstance(rle, list) or not rle:
+    if not isinstance(rle, list) or len(rle) < 4:
         raise ValueError("a brush region needs its 'rle' (a list of numbers)")
+    if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 256 for v in rle):
+        raise ValueError("brush RLE must be a list of bytes (0..255)")
+    # The first 32 bits count the pixels x 4; check before decoding allocates that much.
+    values = int.from_bytes(bytes(rle[:4]), "big")
+    if values != width * height * 4:
+        raise ValueError(f"brush RLE holds {values // 4} pixels, the image has {width}x{height}")
     try:
         pixels = decode_rle(rle)
     except (IndexError, ValueError, TypeError) as error:

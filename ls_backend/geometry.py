@@ -15,15 +15,26 @@ class PercentBox(TypedDict):
     height: float
 
 
+EDGE_TOLERANCE = 0.5  # pixels: percent arithmetic lands a hair outside at an edge
+
+
 def to_pixels(percent: float, size: int) -> float:
-    return percent * size / 100.0
+    """Percent of `size` in pixels. A value within half a pixel outside the image is put on
+    its edge (a box Label Studio snapped to 100% can come out at 333.00000000000006 of 333);
+    anything further out is left for validation to refuse."""
+    pixels = percent * size / 100.0
+    if -EDGE_TOLERANCE <= pixels < 0:
+        return 0.0
+    if size < pixels <= size + EDGE_TOLERANCE:
+        return float(size)
+    return pixels
 
 
 def box_from_percent(box: PercentBox, *, width: int, height: int) -> Box:
     x0, y0 = to_pixels(box["x"], width), to_pixels(box["y"], height)
-    return Box.from_corners(
-        x0, y0, x0 + to_pixels(box["width"], width), y0 + to_pixels(box["height"], height)
-    )
+    x1 = to_pixels(box["x"] + box["width"], width)
+    y1 = to_pixels(box["y"] + box["height"], height)
+    return Box.from_corners(x0, y0, x1, y1)
 
 
 def percent_box(bounds: BoundingBox, *, width: int, height: int) -> PercentBox:

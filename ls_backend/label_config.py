@@ -8,6 +8,7 @@ Tag names are the project's own; only tag types are looked at.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -32,11 +33,11 @@ class ProjectSchema:
     frame_rate: float  # video: frames per second Label Studio numbers frames with
     frame_rate_key: str | None = None  # video: frameRate="$fps" reads it from the task data
 
-    def frame_rate_for(self, data: Mapping[str, Any], *, where: str) -> float:
+    def frame_rate_for(self, data: Mapping[str, Any]) -> float:
         """The video's frameRate for this task: the config's, or the task data's ($fps)."""
         if self.frame_rate_key is None:
             return self.frame_rate
-        return _frame_rate(data.get(self.frame_rate_key), f"{where}: data {self.frame_rate_key!r}")
+        return _frame_rate(data.get(self.frame_rate_key))
 
     def describe(self) -> str:
         return {
@@ -97,7 +98,7 @@ def _schema_for(tag: str, name: str, attr: dict[str, str], controls: list[Any]) 
             output_name=boxes[0],
             labels_name=labels[0] if labels else None,
             prompt_names=frozenset(boxes),
-            frame_rate=0.0 if from_data else _frame_rate(rate, f"<Video name={name!r}>"),
+            frame_rate=0.0 if from_data else _frame_rate(rate),
             frame_rate_key=_data_key(rate, name) if from_data and rate else None,
         )
     brushes = by_type.get("brushlabels", [])
@@ -144,13 +145,13 @@ def _data_key(value: str, name: str) -> str:
     return value[1:]
 
 
-def _frame_rate(raw: object, what: str) -> float:
-    if raw is None:
-        return DEFAULT_VIDEO_FRAME_RATE
+def _frame_rate(raw: object) -> float:
+    """frameRate as Label Studio's editor reads it: 24 when missing, not a number or not above
+    0; a value below 1 is taken as seconds per frame."""
     try:
         rate = float(raw)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        rate = 0.0
-    if not rate > 0 or rate == float("inf"):
-        raise RequestError(f"{what} has frameRate {raw!r}; need a number > 0", status=422)
-    return rate
+        return DEFAULT_VIDEO_FRAME_RATE
+    if isinstance(raw, bool) or not math.isfinite(rate) or rate <= 0:
+        return DEFAULT_VIDEO_FRAME_RATE
+    return 1 / rate if rate < 1 else rate

@@ -1,9 +1,18 @@
 """Task media -> local files, through label-studio-sdk (uploads, local-files storage, cloud
-storage via Label Studio, plain http)."""
+storage via Label Studio, plain http).
+
+Files Label Studio shares on this machine (local-files storage, uploads in its data folder) are
+read in place. Others are downloaded once into the cache: into a private temp folder first and
+then renamed, so a download cut short or raced by a second request is never served as whole.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +24,7 @@ from label_studio_sdk._extensions.label_studio_tools.core.utils.io import (
 from ls_backend.errors import RequestError
 
 log = logging.getLogger(__name__)
+LOCK_STRIPES = 64  # one lock per URL hash stripe: the same URL is fetched once at a time
 
 
 @dataclass(frozen=True)
@@ -26,24 +36,38 @@ class LabelStudioAccess:
 class MediaResolver:
     def __init__(self, *, cache_dir: Path) -> None:
         self.cache_dir = cache_dir
+        self._locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
 
     def local_path(self, url: object, *, task_id: object, access: LabelStudioAccess | None) -> Path:
         if not isinstance(url, str) or not url:
             raise RequestError(f"task {task_id}: media URL {url!r} is not a string")
         if url.startswith("/data/") and "?d=" in url:
-            # Local-files storage that this machine shares with Label Studio: read in place
-            # instead of copying a long video into the cache.
             try:
                 in_place = resolve_local_storage_file(url)
-            except FileNotFoundError as error:
+            except (FileNotFoundError, ValueError) as error:  # ValueError: a path out of root
                 raise RequestError(f"task {task_id}: {error}", status=422) from error
             if in_place is not None and Path(in_place).is_file():
                 return Path(in_place)
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        key = hashlib.sha256(url.encode()).hexdigest()[:16]
+        with self._locks[int(key, 16) % LOCK_STRIPES]:
+            cached = next(self.cache_dir.glob(f"{key}__*"), None)
+            if cached is not None:
+                return cached
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=self.cache_dir, prefix=".download-") as temp:
+                path = self._fetch(url, task_id=task_id, access=access, into=Path(temp))
+                if Path(temp) not in path.parents:
+                    return path  # an upload Label Studio keeps on this machine: read in place
+                cached = self.cache_dir / f"{key}__{path.name}"
+                os.replace(path, cached)
+        return cached
+
+    @staticmethod
+    def _fetch(url: str, *, task_id: object, access: LabelStudioAccess | None, into: Path) -> Path:
         try:
             path = get_local_path(
                 url,
-                cache_dir=str(self.cache_dir),
+                cache_dir=str(into),
                 hostname=access.url if access else None,
                 access_token=access.api_key if access else None,
                 task_id=task_id,

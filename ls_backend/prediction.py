@@ -20,7 +20,7 @@ from ls_backend.errors import RequestError
 from ls_backend.frame_clock import FrameClock
 from ls_backend.label_config import ProjectSchema
 from ls_backend.media import LabelStudioAccess, MediaResolver
-from ls_backend.regions import prompts_from_regions
+from ls_backend.regions import is_prompt, prompts_from_regions
 from ls_backend.results import BrushResults, Result, VideoRectangleResults
 
 
@@ -62,10 +62,13 @@ class Predictor:
         access: LabelStudioAccess | None,
     ) -> Prediction | None:
         """The prediction for `task`, or None when it has no prompts yet."""
-        where = f"task {task.get('id')}"
+        task_id = task.get("id")
+        if isinstance(task_id, bool) or not isinstance(task_id, int):
+            raise RequestError(f"task id {task_id!r} is not a number")
+        where = f"task {task_id}"
         regions = prompt_regions(task, context, where=where)
-        if not regions:
-            return None
+        if not any(is_prompt(region, schema) for region in regions):
+            return None  # before any media is fetched
         with self._open_media(task, schema=schema, access=access) as media:
             frames = media.frames
             try:
@@ -135,7 +138,7 @@ class Predictor:
         value = data[schema.data_key]
         try:
             if schema.kind == "video":
-                rate = schema.frame_rate_for(data, where=f"task {task_id}")
+                rate = schema.frame_rate_for(data)
                 path = self.media.local_path(value, task_id=task_id, access=access)
                 with VideoFrames(path) as video:
                     clock = FrameClock(video.info.timestamps, rate)
@@ -169,7 +172,7 @@ def prompt_regions(task: Mapping[str, Any], context: object, *, where: str) -> l
     ]
     if not annotations:
         return []
-    latest = max(annotations, key=lambda a: (str(a.get("updated_at") or ""), a.get("id") or 0))
+    latest = max(annotations, key=lambda a: (str(a.get("updated_at") or ""), str(a.get("id"))))
     result = latest.get("result")
     if not isinstance(result, list):
         raise RequestError(f"{where}: annotation {latest.get('id')} has no 'result' list")

@@ -3,9 +3,12 @@
 - keypointlabels: a click; negative when `is_positive` is false or the label ends in `_neg`
   (then it belongs to the object without the suffix, as in the LabelMe adapter);
 - rectanglelabels: a box;
-- brushlabels drawn (or edited) by a person, in a frame sequence: a mask prompt. Brush regions
-  exactly as this backend predicted them (origin "prediction") are outputs, not prompts;
+- brushlabels drawn (or edited) by a person, in a frame sequence: a mask prompt;
 - videorectangle: every keyframe of its sequence is a box prompt; each region is one object.
+  Its `enabled: false` (the object leaves after this keyframe) is not passed on: SAM 2 decides
+  where the object is visible.
+Brush and video regions exactly as this backend predicted them (origin "prediction") are
+outputs, not prompts.
 One label is one object across pages, as one LabelMe label is one object across files.
 """
 
@@ -24,6 +27,8 @@ from ls_backend.geometry import PercentBox, box_from_percent, to_pixels
 from ls_backend.label_config import ProjectSchema
 
 UNLABELLED = "object"
+PROMPT_TYPES = frozenset({"keypointlabels", "rectanglelabels", "brushlabels", "videorectangle"})
+PREDICTED_TYPES = frozenset({"brushlabels", "videorectangle"})  # what this backend returns
 
 
 def prompts_from_regions(
@@ -43,8 +48,8 @@ def prompts_from_regions(
     for number, region in enumerate(regions, start=1):
         if not isinstance(region, Mapping):
             raise RequestError(f"{where}: region {number} is not a JSON object")
-        if region.get("from_name") not in schema.prompt_names:
-            continue  # another control of the project (choices, text ...)
+        if not is_prompt(region, schema):
+            continue  # another control (choices, text ...), or our own earlier prediction
         kind = region.get("type")
         source = f"{where} region {region.get('id', number)} ({kind})"
         value = region.get("value")
@@ -55,13 +60,10 @@ def prompts_from_regions(
                 raise RequestError(f"{source}: a video box on a task that is not a video")
             _add_video_region(prompts, value, video_objects, clock, width, height, source)
             continue
-        if kind not in ("keypointlabels", "rectanglelabels", "brushlabels"):
-            continue
-        if kind == "brushlabels" and region.get("origin") == "prediction":
-            continue
         label = _label(value.get(kind), source)
         page = _page(region, schema, page_count, source)
-        positive = region.get("is_positive", value.get("is_positive", True)) is not False
+        # Scripts following Label Studio's SAM example send 0/1, the editor true/false.
+        positive = region.get("is_positive", value.get("is_positive", True)) not in (False, 0)
         if label.endswith(NEGATIVE_SUFFIX) and kind == "keypointlabels":
             label, positive = label.removesuffix(NEGATIVE_SUFFIX), False
         prompt = prompts.prompt_for(ObjectKey(label, None), page, source=source)
@@ -77,6 +79,19 @@ def prompts_from_regions(
             except ValueError as error:
                 raise RequestError(f"{source}: {error}") from error
     return prompts
+
+
+def is_prompt(region: object, schema: ProjectSchema) -> bool:
+    """Whether `region` is a prompt: drawn with one of the project's prompt tools, and not
+    exactly as this backend predicted it (origin "prediction"; an edited one is a prompt)."""
+    if not isinstance(region, Mapping):
+        return True  # let prompts_from_regions name what is wrong with it
+    name, kind = region.get("from_name"), region.get("type")
+    if not isinstance(name, str) or name not in schema.prompt_names:
+        return False
+    if kind not in PROMPT_TYPES:
+        return False
+    return not (kind in PREDICTED_TYPES and region.get("origin") == "prediction")
 
 
 def _add_video_region(
@@ -100,7 +115,7 @@ def _add_video_region(
         if not isinstance(item, Mapping):
             raise RequestError(f"{source}: keyframe {item!r} is not a JSON object")
         frame = item.get("frame")
-        if isinstance(frame, bool) or not isinstance(frame, int):
+        if isinstance(frame, bool) or not isinstance(frame, int) or abs(frame) > 2**31:
             raise RequestError(f"{source}: keyframe 'frame' must be a whole number, not {frame!r}")
         index = clock.index_of(frame)
         if index is None:
@@ -109,7 +124,9 @@ def _add_video_region(
                 f"({clock.frames_count} frames at {clock.frame_rate:g} fps)"
             )
         box = box_from_percent(_percent_box(item, source), width=width, height=height)
-        prompts.prompt_for(key, index, source=f"{source} frame {frame}").set_box(box, key=key)
+        # Two of the region's keyframes can show one decoded frame when frameRate is above the
+        # video's rate: the later keyframe wins, as it does on screen.
+        prompts.prompt_for(key, index, source=f"{source} frame {frame}").box = box
 
 
 def _label(labels: object, source: str) -> str:

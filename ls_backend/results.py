@@ -78,6 +78,8 @@ class VideoRectangleResults:
         self.results: list[Result] = []
 
     def write(self, result: FrameMasks) -> None:
+        if not self._clock.shown(result.frame_index):
+            return  # Label Studio's frameRate is below the video's: it never shows this frame
         for key, mask in result.masks.items():
             bounds = bounding_box(mask)
             keyframes = self._keyframes[key]

@@ -41,11 +41,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     try:
         from werkzeug.serving import run_simple
-    except ImportError as error:
-        raise UserError("serve", "needs Flask: pip install 'labelme-sam2[label-studio]'") from error
 
-    from ls_backend.settings import settings_from_env
-    from ls_backend.wsgi import build_app
+        from ls_backend.settings import settings_from_env
+        from ls_backend.wsgi import build_app
+    except ImportError as error:
+        raise UserError(
+            "serve",
+            f"needs Flask and label-studio-sdk ({error}): pip install 'labelme-sam2[label-studio]'",
+        ) from error
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = settings_from_env()

@@ -50,3 +50,17 @@ def test_two_frames_with_one_stem(tmp_path: Path):
     save(tmp_path / "0.png")
     with pytest.raises(InputError, match="share the name"):
         find_frames(tmp_path)
+
+
+def test_exif_orientation_is_applied_as_labelme_and_browsers_do(tmp_path: Path):
+    folder = tmp_path / "phone"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    stored = Image.fromarray(rng.integers(0, 255, (40, 60, 3), dtype=np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 clockwise to display"
+    stored.save(folder / "00000.png", exif=exif)
+    frames = find_frames(folder)
+    assert (frames.width, frames.height) == (40, 60)
+    upright = np.asarray(stored.transpose(Image.Transpose.ROTATE_270))
+    assert np.array_equal(frames.read_rgb(0), upright)

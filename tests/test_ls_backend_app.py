@@ -261,3 +261,70 @@ def test_objects_keep_their_labels_as_keys(backend: Backend) -> None:
     response = backend.predict(IMAGE, task, context)
     labels = [r["value"]["brushlabels"] for r in response.json["results"][0]["result"]]
     assert labels == [["car"], ["person"]]
+
+
+def test_a_batch_predicts_the_tasks_it_can_and_names_the_others(backend: Backend) -> None:
+    def task(task_id: int, page: int) -> dict[str, Any]:
+        annotation = {"id": "a", "result": [click(50, 50, "car", page=page)]}
+        return {"id": task_id, "data": {"frames": frame_urls(3)}, "annotations": [annotation]}
+
+    body = {
+        "tasks": [task(31, 0), task(32, 7), {"id": 33, "data": {}}, task(34, 1)],
+        "label_config": FRAMES,
+        "project": "3",
+        "params": {"context": None},
+    }
+    response = backend.client.post("/predict", json=body)
+    assert response.status_code == 200, response.json
+    results = response.json["results"]
+    assert [len(r["result"]) if isinstance(r, dict) else r for r in results] == [3, [], [], 3]
+    assert len(response.json["errors"]) == 1 and "task 32" in response.json["errors"][0]
+
+
+def test_a_batch_starts_no_task_after_its_time_is_up(tmp_path: Path, document_root: Path) -> None:
+    for backend in make_backend(tmp_path, batch_seconds=0.0):
+        tasks = [
+            {
+                "id": i,
+                "data": {"frames": frame_urls(2)},
+                "annotations": [{"id": 1, "result": [click(50, 50, "car", page=0)]}],
+            }
+            for i in (41, 42, 43)
+        ]
+        body = {"tasks": tasks, "label_config": FRAMES, "project": "3", "params": {}}
+        results = backend.client.post("/predict", json=body).json["results"]
+        assert isinstance(results[0], dict) and results[1:] == [[], []]
+        assert backend.tracker.calls == 1
+
+
+@pytest.mark.parametrize(
+    ("task", "status", "message"),
+    [
+        (
+            {"id": "x/../../escaped", "data": {"image": local("bedroom/00000.jpg")}},
+            400,
+            "task id 'x/../../escaped' is not a number",
+        ),
+        ({"id": 51, "data": {"image": "/data/local-files/?d=../../../etc/passwd"}}, 422, "task 51"),
+    ],
+)
+def test_hostile_ids_and_paths_are_refused(
+    backend: Backend, task: dict[str, Any], status: int, message: str
+) -> None:
+    response = backend.predict(IMAGE, task, {"result": [click(50, 50, "car")]})
+    assert response.status_code == status and message in response.json["error"]
+    assert not (backend.masks.parent / "escaped").exists()
+
+
+def test_prompt_tools_only_and_predicted_tracks_are_not_prompts(backend: Backend) -> None:
+    predicted = video_region("car", [1, 2, 3], box=(10.0, 10.0, 20.0, 20.0), fps=30)
+    predicted["origin"] = "prediction"
+    odd = {"from_name": ["click"], "type": "keypointlabels", "value": {}}
+    annotations = [  # ids of mixed types; the latest is the first
+        {"id": 1, "updated_at": "2026-02-01", "result": [predicted, odd]},
+        {"id": "b", "updated_at": "2026-01-01", "result": []},
+    ]
+    task = {"id": 52, "data": {"video": local(CLIP)}, "annotations": annotations}
+    response = backend.predict(VIDEO, task)
+    assert response.status_code == 200 and response.json["results"] == [[]]
+    assert backend.tracker.calls == 0

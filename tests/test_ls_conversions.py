@@ -32,6 +32,14 @@ VIDEO_CONFIG = """<View><Video name="video" value="$video" frameRate="25"/>
 def test_percent_boxes_become_pixels_and_back() -> None:
     box = box_from_percent({"x": 10, "y": 20, "width": 50, "height": 25}, width=200, height=100)
     assert box == Box(20.0, 20.0, 120.0, 45.0)
+    # Snapped to the right edge, the sum overshoots in floating point; it lands on the edge.
+    assert 4.1702 * 333 / 100 + 95.8298 * 333 / 100 > 333
+    edge = box_from_percent(
+        {"x": 4.1702, "y": 0, "width": 95.8298, "height": 100}, width=333, height=77
+    )
+    assert (edge.x1, edge.y1) == (333.0, 77.0)
+    beyond = box_from_percent({"x": 50, "y": 0, "width": 51, "height": 10}, width=200, height=100)
+    assert beyond.x1 == 202.0  # a real overshoot is left for validation to refuse
     # Inclusive pixel bounds 20..119 x 20..44 cover exactly that box.
     back = percent_box(BoundingBox(20, 20, 119, 44), width=200, height=100)
     assert back == {"x": 10.0, "y": 20.0, "width": 50.0, "height": 25.0}
@@ -42,11 +50,23 @@ def test_frame_clock_numbers_frames_from_one_at_the_tags_rate() -> None:
     assert [same_rate.frame_number(i) for i in range(10)] == list(range(1, 11))
     assert [same_rate.index_of(n) for n in range(1, 11)] == list(range(10))
     assert same_rate.index_of(0) is None and same_rate.index_of(11) is None
-    assert same_rate.frames_count == 10
-    # A 12.5 fps video in a 25 fps tag: Label Studio frames 1,3,5.. are our frames 0,1,2..
-    half_rate = FrameClock([i / 12.5 for i in range(5)], 25.0)
-    assert [half_rate.frame_number(i) for i in range(5)] == [1, 3, 5, 7, 9]
-    assert half_rate.index_of(3) == 1 and half_rate.index_of(4) in (1, 2)
+    assert same_rate.frames_count == 10 and all(same_rate.shown(i) for i in range(10))
+
+
+def test_frame_clock_maps_other_rates_to_the_frame_label_studio_shows() -> None:
+    # A 24 fps video in a 30 fps tag: Label Studio shows the last frame at or before its time.
+    slow_video = FrameClock([i / 24 for i in range(12)], 30.0)
+    assert [slow_video.index_of(n) for n in range(1, 8)] == [0, 0, 1, 2, 3, 4, 4]
+    numbers = [slow_video.frame_number(i) for i in range(12)]
+    assert numbers == sorted(set(numbers))  # one Label Studio frame per decoded frame
+    assert all(slow_video.index_of(n) == i for i, n in enumerate(numbers))
+    assert slow_video.frames_count == 15
+    # A 30 fps video in a 24 fps tag: every fifth frame is never on screen, and is skipped.
+    fast_video = FrameClock([i / 30 for i in range(10)], 24.0)
+    shown = [i for i in range(10) if fast_video.shown(i)]
+    assert shown == [0, 1, 2, 3, 5, 6, 7, 8]
+    numbers = [fast_video.frame_number(i) for i in shown]
+    assert numbers == list(range(1, 9))
 
 
 def test_brush_rle_round_trips_through_the_sdk_decoder() -> None:
@@ -87,6 +107,12 @@ def test_frame_sequence_regions_become_prompts_per_page_and_label() -> None:
             is_positive=False,
         ),
         _region(
+            "keypointlabels",
+            {"x": 30, "y": 30, "keypointlabels": ["car"]},
+            item_index=2,
+            is_positive=0,
+        ),
+        _region(
             "rectanglelabels",
             {"x": 10, "y": 20, "width": 30, "height": 40, "rectanglelabels": ["car"]},
             item_index=0,
@@ -115,6 +141,7 @@ def test_frame_sequence_regions_become_prompts_per_page_and_label() -> None:
         Click(50.0, 25.0, True),
         Click(10.0, 5.0, False),
         Click(20.0, 10.0, False),
+        Click(30.0, 15.0, False),
     ]
     assert prompts.objects[car][0].box == Box(10.0, 10.0, 40.0, 30.0)
     assert list(prompts.objects[dog]) == [1]
@@ -259,3 +286,11 @@ def test_video_rectangles_box_every_visible_frame_and_end_tracks() -> None:
         assert keyframe["y"] == pytest.approx(rows[0] * 100 / 40)
         assert keyframe["height"] == pytest.approx((rows[-1] + 1 - rows[0]) * 100 / 40)
     assert car["meta"] == {"text": ["masks: /tmp/x"]}
+
+
+def test_a_brush_rle_claiming_a_huge_image_is_refused_before_decoding() -> None:
+    claim = [0xFF, 0xFF, 0xFF, 0xF0] + [0] * 8  # 4 billion values in 12 bytes
+    with pytest.raises(ValueError, match="the image has 97x61"):
+        rle_to_mask(claim, width=97, height=61)
+    with pytest.raises(ValueError, match="list of bytes"):
+        rle_to_mask([1, 2, 3, 300], width=97, height=61)

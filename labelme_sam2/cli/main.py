@@ -180,7 +180,18 @@ class CommandPlugin(Protocol):
 
 
 def installed_plugins() -> list[CommandPlugin]:
-    return [entry.load() for entry in entry_points(group=PLUGIN_GROUP)]
+    """Every installed command plugin; one that fails to load is named and left out, so the
+    other commands still work."""
+    plugins = []
+    for entry in entry_points(group=PLUGIN_GROUP):
+        try:
+            plugins.append(entry.load())
+        except (ImportError, AttributeError) as error:
+            print(
+                f"labelme-sam2: warning: command {entry.name!r} not loaded ({error})",
+                file=sys.stderr,
+            )
+    return plugins
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from labelme_sam2.errors import InputError
 
@@ -109,9 +109,10 @@ class ChainedFrames:
 
 
 def load_rgb(path: Path) -> np.ndarray:
+    """The image as shown: EXIF orientation applied, as labelme and browsers do."""
     try:
         with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"))
+            return np.asarray(_upright(image).convert("RGB"))
     except (OSError, UnidentifiedImageError, SyntaxError) as error:
         raise InputError(path, f"cannot decode image ({error})") from error
 
@@ -161,6 +162,12 @@ def _decoded_size(path: Path) -> tuple[int, int]:
     try:
         with Image.open(path) as image:
             image.load()
-            return image.size
+            return _upright(image).size
     except (OSError, UnidentifiedImageError, SyntaxError) as error:
         raise InputError(path, f"cannot decode image ({error})") from error
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    # Phone photos store pixels sideways plus an EXIF orientation; prompts are drawn on the
+    # turned image.
+    return ImageOps.exif_transpose(image)
