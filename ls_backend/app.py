@@ -147,8 +147,14 @@ def _json_body() -> dict[str, Any]:
 
 
 def _project_id(raw: object) -> str:
-    # Label Studio sends "<project id>.<timestamp>" in /predict and a bare id in /setup.
-    return str(raw).split(".", 1)[0] if raw is not None else ""
+    """The project's number; it names a folder, so nothing else is taken."""
+    if raw is None:
+        return ""
+    # Label Studio sends "<project id>.<timestamp>" to /predict and /setup.
+    number = str(raw).split(".", 1)[0]
+    if not number.isdigit():
+        raise RequestError(f"project {raw!r} is not a project number")
+    return number
 
 
 def _error(message: str, status: int) -> Response:

@@ -7,10 +7,7 @@ in this process for the same prompts (the same seeded weights).
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +24,12 @@ from labelme_sam2.formats.mask_codec import bounding_box, polygon_to_mask
 from labelme_sam2.sam2_tracker.tracker import Sam2Tracker
 from labelme_sam2.video.reader import VideoFrames
 from ls_backend.brush_rle import mask_to_rle
-from tests.label_studio_server import LabelStudioApi, LabelStudioError, LabelStudioServer, free_port
+from tests.label_studio_server import (
+    BackendProcess,
+    LabelStudioApi,
+    LabelStudioError,
+    LabelStudioServer,
+)
 from tests.ls_helpers import (
     CLIP,
     FRAMES,
@@ -44,6 +46,7 @@ from tests.ls_helpers import (
 pytestmark = [pytest.mark.label_studio, pytest.mark.sam2]
 PAGES = 6
 AUTH = ("annotators", "not-a-real-secret")  # the backend runs behind basic auth
+SERVE = str(Path(sys.executable).with_name("labelme-sam2"))
 PILLOW = [(600.0, 300.0), (800.0, 290.0), (850.0, 450.0), (700.0, 500.0), (620.0, 480.0)]
 
 
@@ -59,60 +62,12 @@ class Stack:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("e2e")
     media = make_media_root(root / "media")
-    masks = root / "masks"
-    with LabelStudioServer(root / "label-studio", document_root=media) as server:
-        port = free_port()
-        env = os.environ | {
-            "LABELME_SAM2_ALLOW_RANDOM_WEIGHTS": "1",
-            "LABEL_STUDIO_URL": server.url,
-            "LABEL_STUDIO_API_KEY": server.token,
-            "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(media),
-            "LABELME_SAM2_MEDIA_CACHE": str(root / "cache"),
-            "BASIC_AUTH_USER": AUTH[0],
-            "BASIC_AUTH_PASS": AUTH[1],
-        }
-        command = [
-            str(Path(sys.executable).with_name("labelme-sam2")),
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--masks-dir",
-            str(masks),
-            "--model",
-            "sam2.1_hiera_tiny",
-            "--checkpoint",
-            "random",
-            "--image-size",
-            "256",
-            "--device",
-            "cpu",
-        ]
-        log = (root / "backend.log").open("wb")
-        backend = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            _wait_for(url + "/health", backend, root / "backend.log")
-            yield Stack(api=LabelStudioApi(server), backend_url=url, media=media, masks=masks)
-        finally:
-            backend.terminate()
-            backend.wait(timeout=30)
-            log.close()
-
-
-def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the backend exited:\n{log.read_text()[-3000:]}")
-        try:
-            if requests.get(url, timeout=2, auth=AUTH).ok:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"the backend did not answer in 180 s:\n{log.read_text()[-3000:]}")
+    with (
+        LabelStudioServer(root / "label-studio", document_root=media) as server,
+        BackendProcess(server, root, executable=SERVE, basic_auth=AUTH) as backend,
+    ):
+        api = LabelStudioApi(server)
+        yield Stack(api=api, backend_url=backend.url, media=media, masks=backend.masks)
 
 
 def core_masks(frames: Frames, prompts: PromptSet, predictor: Any) -> CollectMasks:

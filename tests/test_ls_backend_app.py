@@ -297,6 +297,12 @@ def test_a_batch_starts_no_task_after_its_time_is_up(tmp_path: Path, document_ro
         assert backend.tracker.calls == 1
 
 
+def test_a_hostile_project_is_refused(backend: Backend) -> None:
+    body = {"tasks": [], "label_config": IMAGE, "project": "../../x.1", "params": {}}
+    response = backend.client.post("/predict", json=body)
+    assert response.status_code == 400 and "not a project number" in response.json["error"]
+
+
 @pytest.mark.parametrize(
     ("task", "status", "message"),
     [

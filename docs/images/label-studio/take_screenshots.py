@@ -20,7 +20,6 @@ import argparse
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
 from playwright.sync_api import Page, sync_playwright
 
 REPO = Path(__file__).resolve().parents[3]
@@ -40,14 +38,14 @@ from labelme_sam2.formats.mask_codec import polygon_to_mask  # noqa: E402
 from labelme_sam2.video.probe import probe_video  # noqa: E402
 from ls_backend.brush_rle import mask_to_rle  # noqa: E402
 from tests.label_studio_server import (  # noqa: E402
+    BackendProcess,
     LabelStudioApi,
     LabelStudioServer,
-    free_port,
 )
 
 HERE = Path(__file__).resolve().parent
 CONFIGS = REPO / "ls_backend" / "label_configs"
-SHARED = Path("/work/shared/data")
+SHARED = REPO.parent / "shared" / "data"
 PAGES = 6
 WIDTH, HEIGHT = 1400, 900
 CHROMIUM_ARGS = [
@@ -93,65 +91,21 @@ def make_media(root: Path, frames: Path, video: Path) -> Path:
     return root
 
 
-def wait_for_health(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the backend exited:\n{log.read_text()[-3000:]}")
-        try:
-            if requests.get(url + "/health", timeout=2).ok:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"the backend did not answer in 300 s:\n{log.read_text()[-3000:]}")
-
-
 @contextmanager
 def running_stack(tmp: Path, media: Path, args: argparse.Namespace) -> Iterator[Stack]:
     # A 300-frame video on CPU takes longer than Label Studio's default 100 s.
     os.environ["ML_TIMEOUT_PREDICT"] = "900"
-    with LabelStudioServer(tmp / "ls", document_root=media) as server:
-        port = free_port()
-        env = os.environ | {
-            "LABELME_SAM2_ALLOW_RANDOM_WEIGHTS": "1",
-            "LABEL_STUDIO_URL": server.url,
-            "LABEL_STUDIO_API_KEY": server.token,
-            "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(media),
-            "LABELME_SAM2_MEDIA_CACHE": str(tmp / "cache"),
-        }
-        command = [
-            args.labelme_sam2,
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--model",
-            "sam2.1_hiera_tiny",
-            "--checkpoint",
-            args.checkpoint,
-            "--image-size",
-            str(args.image_size),
-            "--device",
-            "cpu",
-            "--masks-dir",
-            str(tmp / "masks"),
-        ]
-        log_path = tmp / "backend.log"
-        with log_path.open("wb") as log:
-            backend = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-            try:
-                url = f"http://127.0.0.1:{port}"
-                wait_for_health(url, backend, log_path)
-                yield Stack(server=server, api=LabelStudioApi(server, timeout=900), backend_url=url)
-            finally:
-                backend.terminate()
-                try:
-                    backend.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    backend.kill()
-                    backend.wait()
+    with (
+        LabelStudioServer(tmp / "ls", document_root=media) as server,
+        BackendProcess(
+            server,
+            tmp,
+            executable=args.labelme_sam2,
+            checkpoint=args.checkpoint,
+            image_size=args.image_size,
+        ) as backend,
+    ):
+        yield Stack(server=server, api=LabelStudioApi(server, timeout=900), backend_url=backend.url)
 
 
 def frame_sequence_project(stack: Stack, media: Path) -> tuple[int, int]:
