@@ -14,6 +14,7 @@ from label_studio_sdk.converter.brush import decode_rle
 from labelme_sam2.core.prompts import ObjectKey
 from labelme_sam2.core.tracking import FrameMasks, Tracker
 from ls_backend.app import create_app
+from ls_backend.brush_rle import mask_to_rle
 from ls_backend.media import MediaResolver
 from ls_backend.prediction import Predictor
 from ls_backend.settings import BackendSettings
@@ -103,6 +104,19 @@ def click(x: float, y: float, label: str, *, page: int | None = None, name: str 
 
 def decoded(region: dict, width: int, height: int) -> np.ndarray:
     return decode_rle(region["value"]["rle"]).reshape(height, width, 4)[:, :, 3] > 0
+
+
+def brush_region(label: str, page: int, mask: np.ndarray) -> dict[str, Any]:
+    """A brushed mask on page `page` of a frame sequence, as a person draws it."""
+    return {
+        "id": f"{label}-brush-{page}",
+        "from_name": "mask",
+        "to_name": "frames",
+        "type": "brushlabels",
+        "item_index": page,
+        "origin": "manual",
+        "value": {"format": "rle", "rle": mask_to_rle(mask), "brushlabels": [label]},
+    }
 
 
 def video_region(

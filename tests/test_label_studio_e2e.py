@@ -23,7 +23,6 @@ from labelme_sam2.core.prompts import Box, Click, ObjectKey, PromptSet
 from labelme_sam2.formats.mask_codec import bounding_box, polygon_to_mask
 from labelme_sam2.sam2_tracker.tracker import Sam2Tracker
 from labelme_sam2.video.reader import VideoFrames
-from ls_backend.brush_rle import mask_to_rle
 from tests.label_studio_server import (
     BackendProcess,
     LabelStudioApi,
@@ -37,6 +36,7 @@ from tests.ls_helpers import (
     VIDEO,
     VIDEO_FRAMES,
     CollectMasks,
+    brush_region,
     decoded,
     local,
     make_media_root,
@@ -135,15 +135,7 @@ def test_a_frame_sequence_gets_a_mask_on_every_page(stack: Stack, tiny_predictor
     stack.api.create_annotation(
         task["id"],
         [
-            {
-                "id": "b1",
-                "from_name": "mask",
-                "to_name": "frames",
-                "type": "brushlabels",
-                "item_index": 1,
-                "origin": "manual",
-                "value": {"format": "rle", "rle": mask_to_rle(pillow), "brushlabels": ["person"]},
-            },
+            brush_region("person", 1, pillow),
             {
                 "id": "r1",
                 "from_name": "box",

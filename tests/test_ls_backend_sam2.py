@@ -14,8 +14,15 @@ from labelme_sam2.core.pipeline import propagate
 from labelme_sam2.core.prompts import Box, Click, ObjectKey, PromptSet
 from labelme_sam2.formats.mask_codec import polygon_to_mask
 from labelme_sam2.sam2_tracker.tracker import Sam2Tracker
-from ls_backend.brush_rle import mask_to_rle
-from tests.ls_helpers import FRAMES, CollectMasks, click, decoded, frame_urls, make_backend
+from tests.ls_helpers import (
+    FRAMES,
+    CollectMasks,
+    brush_region,
+    click,
+    decoded,
+    frame_urls,
+    make_backend,
+)
 
 pytestmark = pytest.mark.sam2
 PAGES = 6
@@ -30,15 +37,7 @@ def test_frame_sequence_equals_the_core_and_keeps_the_brushed_mask(
     )
     width, height = frames.width, frames.height
     pillow = polygon_to_mask(PILLOW, width=width, height=height)
-    brushed = {
-        "id": "b1",
-        "from_name": "mask",
-        "to_name": "frames",
-        "type": "brushlabels",
-        "item_index": 1,
-        "origin": "manual",
-        "value": {"format": "rle", "rle": mask_to_rle(pillow), "brushlabels": ["pillow"]},
-    }
+    brushed = brush_region("pillow", 1, pillow)
     boxed = {
         "id": "r1",
         "from_name": "box",

@@ -36,12 +36,12 @@ sys.path.insert(0, str(REPO))
 
 from labelme_sam2.formats.mask_codec import polygon_to_mask  # noqa: E402
 from labelme_sam2.video.probe import probe_video  # noqa: E402
-from ls_backend.brush_rle import mask_to_rle  # noqa: E402
 from tests.label_studio_server import (  # noqa: E402
     BackendProcess,
     LabelStudioApi,
     LabelStudioServer,
 )
+from tests.ls_helpers import brush_region  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 CONFIGS = REPO / "ls_backend" / "label_configs"
@@ -124,15 +124,7 @@ def frame_sequence_project(stack: Stack, media: Path) -> tuple[int, int]:
     api.create_annotation(
         task["id"],
         [
-            {
-                "id": "pillow1",
-                "from_name": "mask",
-                "to_name": "frames",
-                "type": "brushlabels",
-                "item_index": 1,
-                "origin": "manual",
-                "value": {"format": "rle", "rle": mask_to_rle(pillow), "brushlabels": ["pillow"]},
-            },
+            brush_region("pillow", 1, pillow),
             {
                 "id": "girl0",
                 "from_name": "box",
