@@ -179,6 +179,41 @@ def test_a_frame_sequence_gets_a_mask_on_every_page(stack: Stack, tiny_predictor
         assert np.array_equal(mask, expected[page][ObjectKey(label, None)]), (page, label)
 
 
+def test_a_click_on_one_page_comes_back_on_every_page(stack: Stack, tiny_predictor: Any) -> None:
+    project, backend = project_with_backend(stack, "frames-click", FRAMES)
+    stack.api.add_local_storage(project, stack.media / "bedroom", regex=r"^$")
+    urls = [local(f"bedroom/{i:05d}.jpg") for i in range(PAGES)]
+    stack.api.import_tasks(project, [{"data": {"frames": urls}}])
+    (task,) = stack.api.tasks(project)
+    # As the editor sends a smart click on page 3: is_positive, value.labels, item_index.
+    smart_click = {
+        "id": "k9",
+        "from_name": "click",
+        "to_name": "frames",
+        "type": "keypointlabels",
+        "origin": "manual",
+        "item_index": 2,
+        "is_positive": True,
+        "original_width": 960,
+        "original_height": 540,
+        "value": {"x": 40, "y": 60, "width": 0.5, "keypointlabels": ["car"], "labels": ["car"]},
+    }
+    answer = stack.api.interactive_annotating(backend, task["id"], {"result": [smart_click]})
+    assert "errors" not in answer, answer
+    frames = frames_from_paths(
+        stack.media, [stack.media / "bedroom" / f"{i:05d}.jpg" for i in range(PAGES)]
+    )
+    width, height = frames.width, frames.height
+    prompts = PromptSet()
+    car = ObjectKey("car", None)
+    prompts.prompt_for(car, 2, source="test").clicks.append(Click(0.4 * width, 0.6 * height, True))
+    expected = core_masks(frames, prompts, tiny_predictor).masks
+    got = {r["item_index"]: decoded(r, width, height) for r in answer["data"]["result"]}
+    assert set(got) == {page for page in range(PAGES) if expected[page][car].any()}
+    for page, mask in got.items():
+        assert np.array_equal(mask, expected[page][car]), page
+
+
 def test_a_video_gets_a_box_on_every_visible_frame(stack: Stack, tiny_predictor: Any) -> None:
     project, _ = project_with_backend(stack, "video", VIDEO)
     stack.api.add_local_storage(project, stack.media / "video", regex=r"clip\.mp4")
