@@ -18,7 +18,6 @@ from label_studio_sdk.label_interface import LabelInterface
 from ls_backend.errors import RequestError
 
 TaskKind = Literal["image", "frames", "video"]
-PROMPT_TAGS = frozenset({"keypointlabels", "rectanglelabels", "brushlabels"})
 DEFAULT_VIDEO_FRAME_RATE = 24.0  # Label Studio's <Video> default
 
 
@@ -38,13 +37,6 @@ class ProjectSchema:
         if self.frame_rate_key is None:
             return self.frame_rate
         return _frame_rate(data.get(self.frame_rate_key))
-
-    def describe(self) -> str:
-        return {
-            "image": "image with smart tools",
-            "frames": "frame sequence",
-            "video": "video",
-        }[self.kind]
 
 
 def parse_label_config(config: object) -> ProjectSchema:
