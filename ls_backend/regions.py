@@ -18,8 +18,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from labelme_sam2.core.prompts import Click, ObjectKey, PromptSet
-from labelme_sam2.labelme_adapter.shapes_to_prompts import NEGATIVE_SUFFIX
+from labelme_sam2.core.prompts import Click, ObjectKey, PromptSet, split_negative
 from ls_backend.brush_rle import rle_to_mask
 from ls_backend.errors import RequestError
 from ls_backend.frame_clock import FrameClock
@@ -64,8 +63,9 @@ def prompts_from_regions(
         page = _page(region, schema, page_count, source)
         # Scripts following Label Studio's SAM example send 0/1, the editor true/false.
         positive = region.get("is_positive", value.get("is_positive", True)) not in (False, 0)
-        if label.endswith(NEGATIVE_SUFFIX) and kind == "keypointlabels":
-            label, positive = label.removesuffix(NEGATIVE_SUFFIX), False
+        if kind == "keypointlabels":
+            label, positive_label = split_negative(label)
+            positive = positive and positive_label
         prompt = prompts.prompt_for(ObjectKey(label, None), page, source=source)
         if kind == "keypointlabels":
             x, y = (_number(value, name, source) for name in ("x", "y"))

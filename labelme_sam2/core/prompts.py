@@ -41,6 +41,17 @@ def file_safe_names(keys: list[ObjectKey]) -> dict[ObjectKey, str]:
     return names
 
 
+NEGATIVE_SUFFIX = "_neg"
+
+
+def split_negative(label: str) -> tuple[str, bool]:
+    """(object label, positive) of a click's label: `car_neg` is a negative click for `car`,
+    in LabelMe files and Label Studio regions alike."""
+    if label.endswith(NEGATIVE_SUFFIX):
+        return label.removesuffix(NEGATIVE_SUFFIX), False
+    return label, True
+
+
 @dataclass(frozen=True)
 class Click:
     x: float

@@ -6,12 +6,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from labelme_sam2.core.prompts import Box, Click, ObjectKey, PromptSet
+from labelme_sam2.core.prompts import (
+    NEGATIVE_SUFFIX,
+    Box,
+    Click,
+    ObjectKey,
+    PromptSet,
+    split_negative,
+)
 from labelme_sam2.errors import InputError
 from labelme_sam2.formats.labelme_json import SHAPE_TYPES, is_tool_shape
 from labelme_sam2.formats.mask_codec import BoundingBox, decode_mask_crop, polygon_to_mask
 
-NEGATIVE_SUFFIX = "_neg"
 EXACT_POINT_COUNTS = {"point": 1, "rectangle": 2, "mask": 2}
 
 
@@ -47,15 +53,13 @@ def add_shapes(
             skipped_types.add(shape_type)
             continue
         _check_point_count(shape_type, points, source=source, where=where)
-        positive = not label.endswith(NEGATIVE_SUFFIX)
-        if not positive:
-            label = label.removesuffix(NEGATIVE_SUFFIX)
-            if not label or shape_type != "point":
-                raise InputError(
-                    source,
-                    f"{where}: '{NEGATIVE_SUFFIX}' marks negative points: use it on a "
-                    "point whose label is the object's label plus '_neg'",
-                )
+        label, positive = split_negative(label)
+        if not positive and (not label or shape_type != "point"):
+            raise InputError(
+                source,
+                f"{where}: '{NEGATIVE_SUFFIX}' marks negative points: use it on a "
+                "point whose label is the object's label plus '_neg'",
+            )
         key = ObjectKey(label, group_id)
         prompt = prompts.prompt_for(key, frame_index, source=source)
         if shape_type == "point":
