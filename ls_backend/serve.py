@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 from dataclasses import replace
 from pathlib import Path
 
@@ -50,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
             f"needs Flask and label-studio-sdk ({error}): pip install 'labelme-sam2[label-studio]'",
         ) from error
 
+    _check_can_listen(args.host, args.port)  # before the model takes its seconds to load
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = settings_from_env()
     if args.masks_dir is not None:
@@ -60,3 +62,14 @@ def run(args: argparse.Namespace) -> int:
     # task at a time (Predictor's lock).
     run_simple(args.host, args.port, app, threaded=True)
     return 0
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as error:
+        raise UserError(
+            f"{host}:{port}", f"cannot listen there ({error.strerror or error})"
+        ) from error

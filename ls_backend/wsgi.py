@@ -21,6 +21,7 @@ from pathlib import Path
 from flask import Flask
 
 from labelme_sam2.cli.model_loading import load_model, resolve_model_choice
+from labelme_sam2.errors import OutputError
 from labelme_sam2.models.registry import DEFAULT_MODEL
 from ls_backend.app import create_app
 from ls_backend.media import MediaResolver
@@ -48,6 +49,13 @@ def create_app_from_env(environ: Mapping[str, str] = os.environ) -> Flask:
 
 def build_app(settings: BackendSettings, model_args: argparse.Namespace) -> Flask:
     """Load the model (once for this process) and serve it."""
+    if settings.masks_root is not None:  # a masks folder that cannot be made fails at start
+        try:
+            settings.masks_root.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise OutputError(
+                settings.masks_root, f"cannot make the masks folder ({error})"
+            ) from error
     model = load_model(resolve_model_choice(model_args), model_args)
     predictor = Predictor(
         tracker=model.tracker,

@@ -4,6 +4,7 @@ answered with one JSON error while the server keeps serving."""
 from __future__ import annotations
 
 import base64
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -334,3 +335,25 @@ def test_prompt_tools_only_and_predicted_tracks_are_not_prompts(backend: Backend
     response = backend.predict(VIDEO, task)
     assert response.status_code == 200 and response.json["results"] == [[]]
     assert backend.tracker.calls == 0
+
+
+def test_serve_refuses_a_busy_port_or_an_unmakeable_masks_folder_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from labelme_sam2.cli.main import main
+
+    model = ["--checkpoint", "random", "--image-size", "256", "--device", "cpu"]
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["serve", "--host", "127.0.0.1", "--port", str(port), *model]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and f"127.0.0.1:{port}: cannot listen there" in lines[0]
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    masks = ["--masks-dir", str(blocker / "masks")]
+    assert main(["serve", "--host", "127.0.0.1", "--port", "0", *masks, *model]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "cannot make the masks folder" in lines[0]
