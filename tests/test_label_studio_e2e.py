@@ -23,8 +23,8 @@ from labelme_sam2.core.prompts import Box, Click, ObjectKey, PromptSet
 from labelme_sam2.formats.mask_codec import bounding_box, polygon_to_mask
 from labelme_sam2.sam2_tracker.tracker import Sam2Tracker
 from labelme_sam2.video.reader import VideoFrames
+from tests.backend_process import BackendProcess
 from tests.label_studio_server import (
-    BackendProcess,
     LabelStudioApi,
     LabelStudioError,
     LabelStudioServer,

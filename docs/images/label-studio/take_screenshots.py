@@ -36,8 +36,8 @@ sys.path.insert(0, str(REPO))
 
 from labelme_sam2.formats.mask_codec import polygon_to_mask  # noqa: E402
 from labelme_sam2.video.probe import probe_video  # noqa: E402
+from tests.backend_process import BackendProcess  # noqa: E402
 from tests.label_studio_server import (  # noqa: E402
-    BackendProcess,
     LabelStudioApi,
     LabelStudioServer,
 )
