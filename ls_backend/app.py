@@ -1,4 +1,9 @@
-"""The Flask app Label Studio talks to: /health, /setup, /predict, /webhook, /versions.
+"""The Flask app Label Studio talks to: /health, /setup, /predict, /webhook, /versions; and
+the team's: /jobs (state, progress, cancel, retry) and /metrics (Prometheus).
+
+Clicks are answered inside /predict. Frame sequences and videos from a batch predict or a
+webhook become jobs (jobs/): /predict answers [] for them at once, and the job writes its
+prediction to Label Studio through the API when it is done.
 
 Every failure is a JSON body {"error": "..."}: 4xx naming what is wrong with the request, 500
 only for a bug, and the server keeps serving.
@@ -10,31 +15,68 @@ import hmac
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ls_backend.errors import RequestError
-from ls_backend.label_config import parse_label_config
+from ls_backend.jobs.model import JobView, job_spec
+from ls_backend.jobs.queue import JobConflict, JobQueue, QueueStats, UnknownJob
+from ls_backend.label_config import ProjectSchema, parse_label_config
+from ls_backend.label_studio_api import AccessBook
 from ls_backend.media import LabelStudioAccess
-from ls_backend.prediction import Prediction, Predictor
+from ls_backend.metrics import CLICK_BUCKETS, Histogram, render
+from ls_backend.prediction import Prediction, prompt_regions
+from ls_backend.regions import is_prompt
 from ls_backend.settings import BackendSettings
+from ls_backend.webhooks import WebhookIntake, task_of_event
 
 log = logging.getLogger(__name__)
 MODEL_CLASS = "LabelmeSam2"
 
 
-def create_app(*, predictor: Predictor, settings: BackendSettings) -> Flask:
+class Predicting(Protocol):
+    """A model in this process (prediction.Predictor) or behind Redis (RemotePredictor)."""
+
+    model_version: str
+
+    def predict(
+        self,
+        task: Mapping[str, Any],
+        *,
+        schema: ProjectSchema,
+        context: object,
+        project: object,
+        access: LabelStudioAccess | None,
+    ) -> Prediction | None: ...
+
+
+def create_app(
+    *,
+    predictor: Predicting,
+    settings: BackendSettings,
+    jobs: JobQueue | None = None,
+    book: AccessBook | None = None,
+    workers: Any = None,
+) -> Flask:
+    """`jobs` None: everything is predicted inside /predict. `workers`: the RQ queue, whose
+    workers /health and /metrics list."""
     app = Flask("ls_backend")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     # Label Studio sends its own URL and token to /setup; used when the environment has none.
-    setup_access: dict[str, LabelStudioAccess] = {}
+    book = book or AccessBook(settings.access)
+    intake = (
+        None
+        if jobs is None
+        else WebhookIntake(jobs=jobs, book=book, model_version=predictor.model_version)
+    )
+    clicks = Histogram(CLICK_BUCKETS)
 
     @app.before_request
     def check_basic_auth() -> Response | None:
-        # Label Studio sends its webhooks without the backend's credentials; /webhook only
-        # acknowledges them.
+        # Label Studio sends its webhooks without the backend's credentials: /webhook has its
+        # own token, and trusts nothing in the payload but ids (webhooks.py).
         if settings.basic_auth is None or request.path == "/webhook":
             return None
         auth = request.authorization
@@ -52,7 +94,12 @@ def create_app(*, predictor: Predictor, settings: BackendSettings) -> Flask:
     @app.get("/health")
     @app.get("/")
     def health() -> Response:
-        return jsonify(status="UP", model_class=MODEL_CLASS, model_version=predictor.model_version)
+        extra: dict[str, Any] = {"jobs": "off" if jobs is None else type(jobs).__name__}
+        if workers is not None:
+            extra["workers"] = len(workers.workers())
+        return jsonify(
+            status="UP", model_class=MODEL_CLASS, model_version=predictor.model_version, **extra
+        )
 
     @app.get("/versions")
     def versions() -> Response:
@@ -64,8 +111,9 @@ def create_app(*, predictor: Predictor, settings: BackendSettings) -> Flask:
         parse_label_config(body.get("schema"))  # refuse a project we cannot serve, at once
         hostname, token = body.get("hostname"), body.get("access_token")
         if isinstance(hostname, str) and hostname and isinstance(token, str) and token:
-            setup_access[_project_id(body.get("project"))] = LabelStudioAccess(
-                url=hostname.rstrip("/"), api_key=token
+            book.remember(
+                _project_id(body.get("project")),
+                LabelStudioAccess(url=hostname.rstrip("/"), api_key=token),
             )
         return jsonify(model_version=predictor.model_version)
 
@@ -80,25 +128,45 @@ def create_app(*, predictor: Predictor, settings: BackendSettings) -> Flask:
         if not isinstance(params, Mapping):
             raise RequestError("'params' must be a JSON object")
         project = _project_id(body.get("project"))
-        access = settings.access or setup_access.get(project)
+        access = book.for_project(project)
         # One entry per task, in order: Label Studio drops the whole batch on a length mismatch.
         # A task without prompts, with bad prompts or media, or not reached in time gets an empty
         # list (no prediction): an empty prediction would be stored, and Label Studio would not
         # ask for that task again. A single task's problem is the request's error.
         context = params.get("context")
+        # Jobs write their predictions through Label Studio's API, so they need its address.
+        as_jobs = jobs is not None and context is None and schema.kind != "image"
+        if as_jobs and jobs is not None and jobs.uses_web_access and access is None:
+            log.warning("no Label Studio address for project %s: predicting inline", project)
+            as_jobs = False
         deadline = time.monotonic() + settings.batch_seconds
         results: list[Prediction | list[Prediction]] = []
         errors: list[str] = []
+        queued: list[JobView] = []
         late = 0
         for task in tasks:
+            if as_jobs and jobs is not None:
+                view = _submit(
+                    jobs,
+                    task,
+                    schema=schema,
+                    project=project,
+                    model_version=predictor.model_version,
+                )
+                queued += [] if view is None else [view]
+                results.append([])  # the job writes the prediction when it is done
+                continue
             if results and time.monotonic() > deadline:  # the first task always runs
                 late += 1
                 results.append([])
                 continue
             try:
+                started = time.perf_counter()
                 prediction = predictor.predict(
                     task, schema=schema, context=context, project=project, access=access
                 )
+                if context is not None:
+                    clicks.observe(time.perf_counter() - started)
             except RequestError as error:
                 if len(tasks) == 1:
                     raise
@@ -113,14 +181,74 @@ def create_app(*, predictor: Predictor, settings: BackendSettings) -> Flask:
                 len(tasks),
                 settings.batch_seconds,
             )
-        return jsonify(results=results, model_version=predictor.model_version, errors=errors)
+        return jsonify(
+            results=results,
+            model_version=predictor.model_version,
+            errors=errors,
+            jobs=[view["id"] for view in queued],
+        )
 
     @app.post("/webhook")
     def webhook() -> Response:
-        # Label Studio registers this for every event with a 1 s timeout: answer at once.
+        # Label Studio registers this for every event with a short timeout: answer at once.
+        token = settings.webhook_token
+        if token is not None and not hmac.compare_digest(request.args.get("token", ""), token):
+            return _error("wrong or missing webhook token (?token=...)", 401)
         body = request.get_json(silent=True)
         action = body.get("action") if isinstance(body, Mapping) else None
-        return jsonify(status="ok", action=action)
+        event = task_of_event(body)
+        if event is not None and intake is not None:
+            intake.accept(*event)
+        return jsonify(status="ok", action=action, queued=event is not None and intake is not None)
+
+    @app.get("/jobs")
+    def list_jobs() -> Response:
+        task = request.args.get("task")
+        if task is not None and not task.isdigit():
+            raise RequestError(f"task {task!r} is not a number")
+        return jsonify(
+            jobs=_queue().jobs(
+                project=request.args.get("project"),
+                task=None if task is None else int(task),
+                state=request.args.get("state"),
+            )
+        )
+
+    @app.get("/jobs/<job_id>")
+    def show_job(job_id: str) -> Response:
+        return jsonify(_queue().job(job_id))
+
+    @app.post("/jobs/<job_id>/cancel")
+    def cancel_job(job_id: str) -> Response:
+        return jsonify(_queue().cancel(job_id))
+
+    @app.post("/jobs/<job_id>/retry")
+    def retry_job(job_id: str) -> Response:
+        return jsonify(_queue().retry(job_id))
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        stats = jobs.stats() if jobs is not None else None
+        text = render(
+            stats or _NO_JOBS,
+            model_version=predictor.model_version,
+            clicks=clicks,
+            workers=None if workers is None else workers.workers(),
+        )
+        return Response(text, mimetype="text/plain; version=0.0.4")
+
+    def _queue() -> JobQueue:
+        if jobs is None:
+            raise RequestError("jobs are off on this backend (LABELME_SAM2_JOBS=off)", status=404)
+        return jobs
+
+    @app.errorhandler(UnknownJob)
+    def unknown_job(error: UnknownJob) -> Response:
+        return _error(f"no job {error}", 404)
+
+    @app.errorhandler(JobConflict)
+    def job_conflict(error: JobConflict) -> Response:
+        return _error(str(error), 409)
 
     @app.errorhandler(RequestError)
     def request_error(error: RequestError) -> Response:
@@ -137,6 +265,30 @@ def create_app(*, predictor: Predictor, settings: BackendSettings) -> Flask:
         return _error(f"internal error ({type(error).__name__}); see the backend's log", 500)
 
     return app
+
+
+_NO_JOBS = QueueStats(counts={})
+
+
+def _submit(
+    jobs: JobQueue,
+    task: Mapping[str, Any],
+    *,
+    schema: ProjectSchema,
+    project: str,
+    model_version: str,
+) -> JobView | None:
+    """A job for `task`, or None when it has no prompts yet."""
+    task_id = task.get("id")
+    if isinstance(task_id, bool) or not isinstance(task_id, int):
+        raise RequestError(f"task id {task_id!r} is not a number")
+    regions = prompt_regions(task, None, where=f"task {task_id}")
+    if not any(is_prompt(region, schema) for region in regions):
+        return None
+    spec = job_spec(
+        task, project=project, label_config=schema.label_config, model_version=model_version
+    )
+    return jobs.submit(spec)
 
 
 def _json_body() -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from label_studio_sdk.label_interface import LabelInterface
@@ -31,6 +31,7 @@ class ProjectSchema:
     prompt_names: frozenset[str]  # controls whose regions are prompts
     frame_rate: float  # video: frames per second Label Studio numbers frames with
     frame_rate_key: str | None = None  # video: frameRate="$fps" reads it from the task data
+    label_config: str = field(default="", compare=False, repr=False)  # the XML it came from
 
     def frame_rate_for(self, data: Mapping[str, Any]) -> float:
         """The video's frameRate for this task: the config's, or the task data's ($fps)."""
@@ -43,6 +44,10 @@ def parse_label_config(config: object) -> ProjectSchema:
     """The project's schema, or RequestError(422) saying what the config lacks."""
     if not isinstance(config, str) or not config.strip():
         raise RequestError("label_config is missing", status=400)
+    return replace(_parse(config), label_config=config)
+
+
+def _parse(config: str) -> ProjectSchema:
     try:
         interface = LabelInterface(config)
     except Exception as error:  # the SDK raises several private XML error types

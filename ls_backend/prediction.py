@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +17,8 @@ from labelme_sam2.video.reader import VideoFrames
 from labelme_sam2.writers.mask_pngs import MaskPngWriter
 from ls_backend.errors import RequestError
 from ls_backend.frame_clock import FrameClock
+from ls_backend.gpu_gate import PriorityGate, StepwiseTracker
+from ls_backend.jobs.model import JobControl
 from ls_backend.label_config import ProjectSchema
 from ls_backend.media import LabelStudioAccess, MediaResolver
 from ls_backend.regions import is_prompt, prompts_from_regions
@@ -36,7 +37,8 @@ class TaskMedia:
 
 
 class Predictor:
-    """Holds the one tracker of this process; one task is tracked at a time."""
+    """Holds the one tracker of this process. One task is tracked at a time: a click runs
+    whole under the gate's interactive turn, a job frame by frame between clicks."""
 
     def __init__(
         self,
@@ -50,7 +52,7 @@ class Predictor:
         self.model_version = model_version
         self.media = media
         self.masks_root = masks_root
-        self._lock = threading.Lock()
+        self.gate = PriorityGate()
 
     def predict(
         self,
@@ -60,8 +62,10 @@ class Predictor:
         context: object,
         project: object,
         access: LabelStudioAccess | None,
+        job: JobControl | None = None,
     ) -> Prediction | None:
-        """The prediction for `task`, or None when it has no prompts yet."""
+        """The prediction for `task`, or None when it has no prompts yet. With `job`, it runs
+        as that background job: behind clicks, reporting progress, stopping when cancelled."""
         task_id = task.get("id")
         if isinstance(task_id, bool) or not isinstance(task_id, int):
             raise RequestError(f"task id {task_id!r} is not a number")
@@ -87,11 +91,21 @@ class Predictor:
             except UserError as error:  # two boxes for one object on a frame, a box outside ...
                 raise RequestError(str(error)) from error
             writers, collect = self._writers(task, schema, media, prompts, project=project)
-            with self._lock:
-                try:
-                    propagate(frames, prompts, tracker=self.tracker, writers=writers)
-                except UserError as error:  # a frame that does not decode, an unwritable folder
-                    raise RequestError(str(error), status=422) from error
+            try:
+                if job is None:
+                    with self.gate.interactive():
+                        propagate(frames, prompts, tracker=self.tracker, writers=writers)
+                else:
+                    total = len(frames)
+                    job.progress(0, total)
+                    stepwise = StepwiseTracker(
+                        self.tracker,
+                        self.gate,
+                        after_frame=lambda index: _report(job, index + 1, total),
+                    )
+                    propagate(frames, prompts, tracker=stepwise, writers=writers)
+            except UserError as error:  # a frame that does not decode, an unwritable folder
+                raise RequestError(str(error), status=422) from error
         return Prediction(result=collect.results, model_version=self.model_version)
 
     def _writers(
@@ -156,6 +170,11 @@ class Predictor:
             yield TaskMedia(frames=frames_from_paths(paths[0].parent, paths), clock=None)
         except UserError as error:  # the media does not decode
             raise RequestError(f"task {task_id}: {error}", status=422) from error
+
+
+def _report(job: JobControl, done: int, total: int) -> None:
+    job.progress(done, total)
+    job.check_cancelled()
 
 
 def prompt_regions(task: Mapping[str, Any], context: object, *, where: str) -> list[Any]:

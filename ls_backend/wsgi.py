@@ -1,10 +1,11 @@
 """The backend as a WSGI app for gunicorn, configured by the environment only:
 
     LABELME_SAM2_MODEL=sam2.1_hiera_large LABELME_SAM2_DEVICE=cuda \\
-    gunicorn --workers 1 --threads 4 --timeout 600 -b 0.0.0.0:9090 \\
-        'ls_backend.wsgi:create_app_from_env()'
+    gunicorn -c ls_backend/gunicorn.conf.py 'ls_backend.wsgi:create_app_from_env()'
 
-Each worker process loads the model once, at start; `labelme-sam2 serve` builds the same app.
+Without LABELME_SAM2_REDIS_URL, the process loads the model once and runs jobs on a thread of
+its own (one gunicorn worker: the model and the job list live in it). With it, the process
+loads no model and imports no torch: clicks and jobs go to `labelme-sam2 worker` processes.
 Besides settings.py's variables: LABELME_SAM2_MODEL, LABELME_SAM2_CHECKPOINT,
 LABELME_SAM2_CHECKPOINTS_DIR, LABELME_SAM2_DEVICE and LABELME_SAM2_IMAGE_SIZE, which mean what
 serve's flags mean.
@@ -15,32 +16,26 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from flask import Flask
 
-from labelme_sam2.cli.model_loading import load_model, resolve_model_choice
+from labelme_sam2.cli.model_loading import load_model, model_version, resolve_model_choice
 from labelme_sam2.errors import OutputError
-from labelme_sam2.models.registry import DEFAULT_MODEL
 from ls_backend.app import create_app
+from ls_backend.jobs.embedded import EmbeddedJobs
+from ls_backend.jobs.model import JobControl, JobSpec
+from ls_backend.jobs.queue import Execute
+from ls_backend.jobs.runner import run_job
+from ls_backend.label_studio_api import AccessBook, LabelStudioApi
 from ls_backend.media import MediaResolver
+from ls_backend.model_env import model_args_from_env
 from ls_backend.prediction import Predictor
 from ls_backend.settings import BackendSettings, settings_from_env
 
 log = logging.getLogger(__name__)
-
-
-def model_args_from_env(environ: Mapping[str, str]) -> argparse.Namespace:
-    size = environ.get("LABELME_SAM2_IMAGE_SIZE")
-    checkpoints = environ.get("LABELME_SAM2_CHECKPOINTS_DIR")
-    return argparse.Namespace(
-        model=environ.get("LABELME_SAM2_MODEL", DEFAULT_MODEL),
-        checkpoint=environ.get("LABELME_SAM2_CHECKPOINT") or None,
-        checkpoints_dir=Path(checkpoints) if checkpoints else None,
-        device=environ.get("LABELME_SAM2_DEVICE", "auto"),
-        image_size=int(size) if size else None,
-    )
 
 
 def create_app_from_env(environ: Mapping[str, str] = os.environ) -> Flask:
@@ -48,20 +43,73 @@ def create_app_from_env(environ: Mapping[str, str] = os.environ) -> Flask:
 
 
 def build_app(settings: BackendSettings, model_args: argparse.Namespace) -> Flask:
-    """Load the model (once for this process) and serve it."""
-    if settings.masks_root is not None:  # a masks folder that cannot be made fails at start
-        try:
-            settings.masks_root.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise OutputError(
-                settings.masks_root, f"cannot make the masks folder ({error})"
-            ) from error
-    model = load_model(resolve_model_choice(model_args), model_args)
+    """With Redis: the web side only. Else: load the model (once for this process) and serve
+    it, with the embedded job queue unless jobs are off."""
+    book = AccessBook(settings.access)
+    if settings.redis_url is None:  # this process writes the video masks
+        make_masks_root(settings.masks_root)
+    choice = resolve_model_choice(model_args)
+    if settings.redis_url is not None:
+        from ls_backend.jobs.interactive_rpc import RemotePredictor
+        from ls_backend.jobs.rq_queue import RqJobs, connect
+
+        connection = connect(settings.redis_url)
+        rq_jobs = RqJobs(
+            connection, queue_name=settings.queue_name, job_timeout=settings.job_timeout
+        )
+        remote = RemotePredictor(
+            connection,
+            model_version=model_version(choice, model_args.image_size),
+            timeout=settings.click_seconds,
+        )
+        log.info("labelme-sam2 backend (web side): jobs on %s", settings.redis_url)
+        return create_app(
+            predictor=remote, settings=settings, jobs=rq_jobs, book=book, workers=rq_jobs
+        )
+    model = load_model(choice, model_args)
     predictor = Predictor(
         tracker=model.tracker,
         model_version=model.version,
-        media=MediaResolver(cache_dir=settings.media_cache),
+        media=media_resolver(settings),
         masks_root=settings.masks_root,
     )
+    jobs = EmbeddedJobs(execute=local_execute(predictor, book)) if settings.jobs else None
     log.info("labelme-sam2 backend: %s on %s", model.version, model.device)
-    return create_app(predictor=predictor, settings=settings)
+    return create_app(predictor=predictor, settings=settings, jobs=jobs, book=book)
+
+
+def local_execute(predictor: Predictor, book: AccessBook) -> Execute:
+    """Jobs run with this process's model, writing to the project's Label Studio."""
+
+    def execute(
+        spec: JobSpec,
+        control: JobControl,
+        still_current: Callable[[], AbstractContextManager[bool]],
+    ) -> int | None:
+        access = book.for_project(spec["project"])
+        return run_job(
+            spec,
+            predictor=predictor,
+            control=control,
+            access=access,
+            sink=None if access is None else LabelStudioApi(access),
+            still_current=still_current,
+        )
+
+    return execute
+
+
+def media_resolver(settings: BackendSettings) -> MediaResolver:
+    return MediaResolver(
+        cache_dir=settings.media_cache, roots=settings.media_roots, allow_urls=settings.allow_urls
+    )
+
+
+def make_masks_root(folder: Path | None) -> None:
+    """A masks folder that cannot be made fails at start, not on every video."""
+    if folder is None:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(folder, f"cannot make the masks folder ({error})") from error

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/setup_labelme_reader.sh
 bash scripts/setup_label_studio.sh
+bash scripts/setup_redis.sh
 
 .venv/bin/ruff check labelme_sam2 ls_backend tests bench
 .venv/bin/ruff format --check labelme_sam2 ls_backend tests bench

@@ -34,6 +34,10 @@ TORCH_FREE = [
     "labelme_sam2.cli.model_loading",
     # The Label Studio backend's web side: a web process can run without torch (issue 5).
     "ls_backend.app",
+    "ls_backend.jobs.embedded",
+    "ls_backend.jobs.rq_queue",
+    "ls_backend.jobs.interactive_rpc",
+    "ls_backend.webhooks",
     "ls_backend.prediction",
     "ls_backend.serve",
 ]

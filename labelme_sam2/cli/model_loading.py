@@ -20,6 +20,8 @@ from labelme_sam2.models.registry import (
     default_checkpoints_dir,
 )
 
+DEFAULT_IMAGE_SIZE = 1024  # image_size in every sam2.1 config
+
 
 @dataclass(frozen=True)
 class LoadedModel:
@@ -32,9 +34,21 @@ class LoadedModel:
     @property
     def version(self) -> str:
         """A short name for the model as it runs, e.g. sam2.1_hiera_tiny@1024."""
-        name = self.choice.label.removesuffix(" (random)")
-        weights = f"{name}-random" if self.choice.random_weights else name
-        return f"{weights}@{self.image_size}".replace(" ", "_")
+        return model_version(self.choice, self.image_size)
+
+    def gpu_bytes(self) -> int:
+        """GPU memory torch holds now (0 off CUDA)."""
+        from labelme_sam2.sam2_tracker.device import gpu_bytes_allocated
+
+        return gpu_bytes_allocated(self.device)
+
+
+def model_version(choice: ModelChoice, image_size: int | None) -> str:
+    """The version Label Studio sees, known without loading the model (SAM 2.1's configs all
+    take 1024 px by default): a web process without torch tells it to Label Studio."""
+    name = choice.label.removesuffix(" (random)")
+    weights = f"{name}-random" if choice.random_weights else name
+    return f"{weights}@{image_size or DEFAULT_IMAGE_SIZE}".replace(" ", "_")
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:

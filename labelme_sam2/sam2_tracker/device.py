@@ -41,3 +41,8 @@ def inference_context(device: torch.device) -> Iterator[None]:
                 torch.backends.cudnn.allow_tf32 = True
             stack.enter_context(torch.autocast("cuda", dtype=torch.bfloat16))
         yield
+
+
+def gpu_bytes_allocated(device: str) -> int:
+    """What torch holds on the GPU now (0 off CUDA), for the backend's /metrics."""
+    return int(torch.cuda.memory_allocated()) if device == "cuda" else 0

@@ -1,0 +1,83 @@
+"""One model, two kinds of work: interactive clicks go before background jobs.
+
+A background job holds the gate for one tracker step (one frame) at a time, so a click waits
+at most one frame of a long job, never the whole job; two things never run on the model at
+once, so a job and a click never hold two sets of activations on the GPU together.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from labelme_sam2.core.frames import Frames
+from labelme_sam2.core.prompts import PromptSet
+from labelme_sam2.core.segments import TrackingPlan
+from labelme_sam2.core.tracking import FrameMasks, Tracker
+
+
+class PriorityGate:
+    def __init__(self) -> None:
+        self._free = threading.Condition()
+        self._busy = False
+        self._interactive_waiting = 0
+
+    @contextmanager
+    def interactive(self) -> Iterator[None]:
+        with self._free:
+            self._interactive_waiting += 1
+            try:
+                self._free.wait_for(lambda: not self._busy)
+            finally:
+                self._interactive_waiting -= 1
+            self._busy = True
+        try:
+            yield
+        finally:
+            self._release()
+
+    @contextmanager
+    def background(self) -> Iterator[None]:
+        with self._free:
+            self._free.wait_for(lambda: not self._busy and not self._interactive_waiting)
+            self._busy = True
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        with self._free:
+            self._busy = False
+            self._free.notify_all()
+
+
+class StepwiseTracker:
+    """A tracker whose every step runs under the gate's background turn; after each frame
+    `after_frame` runs outside the gate (progress, and raising to cancel)."""
+
+    def __init__(
+        self, tracker: Tracker, gate: PriorityGate, *, after_frame: Callable[[int], None]
+    ) -> None:
+        self._tracker = tracker
+        self._gate = gate
+        self._after_frame = after_frame
+
+    def track(
+        self, frames: Frames, prompts: PromptSet, *, plan: TrackingPlan | None = None
+    ) -> Iterator[FrameMasks]:
+        steps = self._tracker.track(frames, prompts, plan=plan)
+        try:
+            while True:
+                with self._gate.background():
+                    result = next(steps, None)
+                if result is None:
+                    return
+                yield result
+                self._after_frame(result.frame_index)
+        finally:
+            with self._gate.background():  # SAM 2's clean-up runs on the model too
+                close = getattr(steps, "close", None)
+                if close is not None:
+                    close()

@@ -1,0 +1,207 @@
+"""The default queue: jobs in this process's memory, run one at a time by one thread beside the
+web server, sharing its model (clicks still go first: gpu_gate.py). No extra services; jobs
+do not survive a restart (Redis + RQ do: rq_queue.py)."""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ls_backend.jobs.model import (
+    FINISHED,
+    JOB_STATES,
+    JobCancelled,
+    JobSpec,
+    JobState,
+    JobView,
+    new_view,
+    task_key,
+)
+from ls_backend.jobs.queue import Execute, JobConflict, QueueStats, UnknownJob, matches
+from ls_backend.jobs.runner import JobFailed
+
+log = logging.getLogger(__name__)
+KEPT_FINISHED = 1000  # finished jobs /jobs still shows
+KEPT_DURATIONS = 1000
+
+
+class _Control:
+    def __init__(self, queue: EmbeddedJobs, job_id: str) -> None:
+        self.job_id = job_id
+        self._queue = queue
+
+    def progress(self, done: int, total: int) -> None:
+        with self._queue._lock:
+            view = self._queue._views[self.job_id]
+            view["frames_done"], view["frames_total"] = done, total
+
+    def check_cancelled(self) -> None:
+        if self.job_id in self._queue._cancel_requested:
+            raise JobCancelled(self.job_id)
+
+
+class EmbeddedJobs:
+    uses_web_access = True
+
+    def __init__(self, *, execute: Execute) -> None:
+        self._execute = execute
+        self._lock = threading.Lock()
+        self._publishing = threading.Lock()  # never held with _lock: Label Studio may be slow
+        self._wake = threading.Condition(self._lock)
+        self._views: dict[str, JobView] = {}
+        self._specs: dict[str, JobSpec] = {}
+        self._queued: collections.deque[str] = collections.deque()
+        self._current: dict[str, str] = {}  # task key -> its latest job
+        self._cancel_requested: set[str] = set()
+        self._finished: collections.deque[str] = collections.deque()
+        self._durations: collections.deque[float] = collections.deque(maxlen=KEPT_DURATIONS)
+        self._closing = False
+        self._thread = threading.Thread(target=self._work, name="labelme-sam2-jobs", daemon=True)
+        self._thread.start()
+
+    def submit(self, spec: JobSpec, *, retry_of: str | None = None) -> JobView:
+        job_id = uuid.uuid4().hex
+        with self._lock:
+            previous = self._current.get(task_key(spec))
+            if previous is not None and self._views[previous]["state"] not in FINISHED:
+                self._views[previous]["replaced_by"] = job_id
+                self._cancel(previous)
+            self._views[job_id] = new_view(job_id, spec, retry_of=retry_of)
+            self._specs[job_id] = spec
+            self._current[task_key(spec)] = job_id
+            self._queued.append(job_id)
+            self._wake.notify_all()
+            return self._views[job_id].copy()
+
+    def jobs(
+        self, *, project: str | None = None, task: int | None = None, state: str | None = None
+    ) -> list[JobView]:
+        with self._lock:
+            views = [v.copy() for v in self._views.values()]
+        chosen = [v for v in views if matches(v, project=project, task=task, state=state)]
+        return sorted(chosen, key=lambda v: v["submitted_at"], reverse=True)
+
+    def job(self, job_id: str) -> JobView:
+        with self._lock:
+            if job_id not in self._views:
+                raise UnknownJob(job_id)
+            return self._views[job_id].copy()
+
+    def cancel(self, job_id: str) -> JobView:
+        with self._lock:
+            if job_id not in self._views:
+                raise UnknownJob(job_id)
+            if self._views[job_id]["state"] in FINISHED:
+                raise JobConflict(f"job {job_id} is already {self._views[job_id]['state']}")
+            self._cancel(job_id)
+            return self._views[job_id].copy()
+
+    def retry(self, job_id: str) -> JobView:
+        with self._lock:
+            if job_id not in self._views:
+                raise UnknownJob(job_id)
+            state = self._views[job_id]["state"]
+            spec = self._specs.get(job_id)
+        if state not in ("failed", "cancelled") or spec is None:
+            raise JobConflict(f"job {job_id} is {state}: only failed or cancelled jobs are retried")
+        return self.submit(spec, retry_of=job_id)
+
+    def stats(self) -> QueueStats:
+        with self._lock:
+            counts: dict[JobState, int] = dict.fromkeys(JOB_STATES, 0)
+            for view in self._views.values():
+                counts[view["state"]] += 1
+            return QueueStats(counts=counts, durations=list(self._durations))
+
+    def close(self) -> None:
+        with self._lock:
+            self._closing = True
+            self._wake.notify_all()
+        self._thread.join(timeout=5)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True once nothing is queued or running (for tests and shutdown)."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            return self._wake.wait_for(
+                lambda: (
+                    not self._queued and all(v["state"] != "running" for v in self._views.values())
+                ),
+                timeout=max(0.0, deadline - time.monotonic()),
+            )
+
+    # --- under self._lock ---
+
+    def _cancel(self, job_id: str) -> None:
+        view = self._views[job_id]
+        if view["state"] == "queued":
+            self._queued.remove(job_id)
+            self._finish(job_id, "cancelled", None)
+        else:  # running: stops at its next frame
+            self._cancel_requested.add(job_id)
+
+    def _finish(self, job_id: str, state: JobState, error: str | None) -> None:
+        view = self._views[job_id]
+        view["state"], view["error"] = state, error
+        finished = view["finished_at"] = time.time()
+        if view["started_at"] is not None and state == "done":
+            self._durations.append(finished - view["started_at"])
+        self._cancel_requested.discard(job_id)
+        if state == "done":  # only failed and cancelled jobs are retried
+            self._specs.pop(job_id, None)
+        self._finished.append(job_id)
+        while len(self._finished) > KEPT_FINISHED:
+            old = self._finished.popleft()
+            self._views.pop(old, None)
+            self._specs.pop(old, None)
+        self._wake.notify_all()
+
+    # --- the worker thread ---
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                self._wake.wait_for(lambda: self._queued or self._closing)
+                if self._closing:
+                    return
+                job_id = self._queued.popleft()
+                view = self._views[job_id]
+                view["state"], view["started_at"] = "running", time.time()
+                view["attempts"] += 1
+                spec = self._specs[job_id]
+            self._run(job_id, spec)
+
+    def _run(self, job_id: str, spec: JobSpec) -> None:
+        state: JobState = "done"
+        error: str | None = None
+        prediction_id: int | None = None
+        try:
+            prediction_id = self._execute(
+                spec, _Control(self, job_id), lambda: self._still_current(job_id, spec)
+            )
+        except JobCancelled:
+            state = "cancelled"
+        except JobFailed as failure:
+            state, error = "failed", str(failure)
+            log.warning("job %s (task %s) failed: %s", job_id, spec["task"]["id"], error)
+        except Exception as bug:  # the worker thread must outlive a bug in one job
+            log.exception("job %s (task %s): bug", job_id, spec["task"]["id"])
+            state, error = "failed", f"internal error ({type(bug).__name__}); see the log"
+        with self._lock:
+            self._views[job_id]["prediction_id"] = prediction_id
+            self._finish(job_id, state, error)
+
+    @contextmanager
+    def _still_current(self, job_id: str, spec: JobSpec) -> Iterator[bool]:
+        # Held while the prediction is written: one task's predictions are never written by two
+        # jobs at once (a later job's write replaces an earlier one's).
+        with self._publishing:
+            with self._lock:
+                current = self._current.get(task_key(spec)) == job_id
+                current = current and job_id not in self._cancel_requested
+            yield current

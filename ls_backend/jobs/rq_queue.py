@@ -1,0 +1,241 @@
+"""Jobs on Redis + RQ, as the web side sees them: submit, list, cancel, retry. The web side only
+enqueues by name (rq_worker.perform), so it imports neither torch nor SAM 2; `labelme-sam2
+worker` processes, one per GPU on any machine that reaches Redis, run the jobs."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import uuid
+from typing import Any
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, Retry
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.registry import (
+    CanceledJobRegistry,
+    FailedJobRegistry,
+    FinishedJobRegistry,
+    StartedJobRegistry,
+)
+
+from labelme_sam2.errors import UserError
+from ls_backend.jobs.model import JOB_STATES, JobSpec, JobState, JobView, new_view, task_key
+from ls_backend.jobs.queue import JobConflict, QueueStats, UnknownJob, matches
+
+PERFORM = "ls_backend.jobs.rq_worker.perform"
+PREFIX = "labelme-sam2"
+RETRIES = 2  # a job whose worker died (or hit a bug) runs again, at most twice more
+KEEP_SECONDS = 7 * 24 * 3600  # finished and failed jobs stay listed this long
+LIST_LIMIT = 500
+WORKER_SILENT_SECONDS = 30  # a worker not heard from this long is not listed
+
+
+def current_key(key: str) -> str:
+    return f"{PREFIX}:current:{key}"
+
+
+def cancel_key(job_id: str) -> str:
+    return f"{PREFIX}:cancel:{job_id}"
+
+
+def progress_key(job_id: str) -> str:
+    return f"{PREFIX}:progress:{job_id}"  # hash: done, total (the worker writes it)
+
+
+def replaced_key(job_id: str) -> str:
+    return f"{PREFIX}:replaced-by:{job_id}"  # the web side writes it; the worker, the meta
+
+
+def task_lock(connection: Redis, key: str) -> Any:
+    return connection.lock(f"{PREFIX}:lock:{key}", timeout=60, blocking_timeout=60)
+
+
+def workers_key() -> str:
+    return f"{PREFIX}:workers"  # hash: worker name -> JSON {version, device, gpu_bytes, seen}
+
+
+class RqJobs:
+    uses_web_access = False
+
+    def __init__(self, connection: Redis, *, queue_name: str, job_timeout: int) -> None:
+        self.connection = connection
+        self.queue = Queue(queue_name, connection=connection)
+        self.job_timeout = job_timeout
+
+    def submit(self, spec: JobSpec, *, retry_of: str | None = None) -> JobView:
+        job_id = uuid.uuid4().hex
+        key = task_key(spec)
+        view = new_view(job_id, spec, retry_of=retry_of)
+        with task_lock(self.connection, key):
+            previous = self.connection.get(current_key(key))
+            if previous is not None:
+                self._replace(as_text(previous), by=job_id)
+            self.queue.enqueue(
+                PERFORM,
+                spec,
+                job_id=job_id,
+                job_timeout=self.job_timeout,
+                result_ttl=KEEP_SECONDS,
+                failure_ttl=KEEP_SECONDS,
+                retry=Retry(max=RETRIES),
+                meta={"view": view},
+            )
+            self.connection.set(current_key(key), job_id, ex=KEEP_SECONDS)
+        return view
+
+    def jobs(
+        self, *, project: str | None = None, task: int | None = None, state: str | None = None
+    ) -> list[JobView]:
+        ids: list[str] = list(self.queue.get_job_ids())
+        for registry in self._registries():
+            ids += registry.get_job_ids()  # also hands abandoned jobs to RQ's retry
+        jobs = Job.fetch_many(list(dict.fromkeys(ids)), connection=self.connection)
+        views = self._views([job for job in jobs if job is not None])
+        chosen = [v for v in views if matches(v, project=project, task=task, state=state)]
+        return sorted(chosen, key=lambda v: v["submitted_at"], reverse=True)[:LIST_LIMIT]
+
+    def job(self, job_id: str) -> JobView:
+        return self._views([self._fetch(job_id)])[0]
+
+    def cancel(self, job_id: str) -> JobView:
+        job = self._fetch(job_id)
+        state = self.job(job_id)["state"]
+        if state in ("done", "failed", "cancelled"):
+            raise JobConflict(f"job {job_id} is already {state}")
+        self._stop(job)
+        return self.job(job_id)
+
+    def retry(self, job_id: str) -> JobView:
+        job = self._fetch(job_id)
+        state = self.job(job_id)["state"]
+        if state not in ("failed", "cancelled"):
+            raise JobConflict(f"job {job_id} is {state}: only failed or cancelled jobs are retried")
+        spec: JobSpec = job.args[0]
+        return self.submit(spec, retry_of=job_id)
+
+    def stats(self) -> QueueStats:
+        counts: dict[JobState, int] = dict.fromkeys(JOB_STATES, 0)
+        durations: list[float] = []
+        for view in self.jobs():
+            counts[view["state"]] += 1
+            if view["state"] == "done" and view["started_at"] and view["finished_at"]:
+                durations.append(view["finished_at"] - view["started_at"])
+        gpu = {name: int(report.get("gpu_bytes", 0)) for name, report in self.workers().items()}
+        return QueueStats(counts=counts, durations=durations, gpu_memory=gpu)
+
+    def workers(self) -> dict[str, dict[str, Any]]:
+        """Workers heard from lately: name -> their report (version, device, GPU bytes)."""
+        reports = {
+            as_text(name): _json(raw)
+            for name, raw in self.connection.hgetall(workers_key()).items()
+        }
+        fresh = time.time() - WORKER_SILENT_SECONDS
+        return {name: r for name, r in reports.items() if float(r.get("seen", 0)) > fresh}
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def _replace(self, previous_id: str, *, by: str) -> None:
+        try:
+            previous = Job.fetch(previous_id, connection=self.connection)
+        except NoSuchJobError:
+            return
+        if self.job(previous_id)["state"] in ("done", "failed", "cancelled"):
+            return
+        self.connection.set(replaced_key(previous_id), by, ex=KEEP_SECONDS)
+        self._stop(previous)
+
+    def _stop(self, job: Job) -> None:
+        # A running job polls this key between frames; a queued one is taken off the queue.
+        self.connection.set(cancel_key(job.id), 1, ex=KEEP_SECONDS)
+        if job.get_status() in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+            with contextlib.suppress(InvalidJobOperation):  # started: the key stops it
+                job.cancel()
+
+    def _fetch(self, job_id: str) -> Job:
+        try:
+            return Job.fetch(job_id, connection=self.connection)
+        except NoSuchJobError as error:
+            raise UnknownJob(job_id) from error
+
+    def _views(self, jobs: list[Job]) -> list[JobView]:
+        with self.connection.pipeline() as pipe:
+            for job in jobs:
+                pipe.hgetall(progress_key(job.id))
+                pipe.get(replaced_key(job.id))
+            extras = pipe.execute()
+        return [
+            view_of(job, progress=extras[2 * i], replaced_by=extras[2 * i + 1])
+            for i, job in enumerate(jobs)
+        ]
+
+    def _registries(self) -> list[Any]:
+        kw: dict[str, Any] = {"queue": self.queue}
+        return [
+            StartedJobRegistry(**kw),
+            FinishedJobRegistry(**kw),
+            FailedJobRegistry(**kw),
+            CanceledJobRegistry(**kw),
+        ]
+
+
+_STATES: dict[str, JobState] = {
+    JobStatus.QUEUED: "queued",
+    JobStatus.SCHEDULED: "queued",
+    JobStatus.DEFERRED: "queued",
+    JobStatus.CREATED: "queued",
+    JobStatus.STARTED: "running",
+    JobStatus.FINISHED: "done",
+    JobStatus.FAILED: "failed",
+    JobStatus.STOPPED: "cancelled",
+    JobStatus.CANCELED: "cancelled",
+}
+
+
+def view_of(job: Job, *, progress: dict[bytes, bytes], replaced_by: bytes | None) -> JobView:
+    """RQ's status and timestamps over the view the job was submitted with; the worker's
+    outcome (cancelled, failed for a reason) comes from the job's meta."""
+    view: JobView = dict(job.meta.get("view") or {})  # type: ignore[assignment]
+    status = job.get_status(refresh=False)
+    state: JobState = _STATES.get(status, "queued") if status else "queued"
+    outcome = job.meta.get("outcome")
+    if state == "done" and outcome in ("cancelled", "failed"):
+        state = outcome
+    view["state"] = state
+    view["frames_done"] = int(progress.get(b"done", 0))
+    view["frames_total"] = int(progress.get(b"total", 0))
+    view["started_at"] = job.started_at.timestamp() if job.started_at else None
+    view["finished_at"] = job.ended_at.timestamp() if job.ended_at and state != "running" else None
+    view["error"] = job.meta.get("error")
+    if state == "failed" and view["error"] is None:
+        view["error"] = "the worker failed (see its log)"
+    view["prediction_id"] = job.meta.get("prediction_id")
+    view["replaced_by"] = as_text(replaced_by) if replaced_by else None
+    view["attempts"] = int(job.meta.get("attempts", 0))
+    return view
+
+
+def _json(raw: bytes | str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def as_text(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+def connect(url: str) -> Redis:
+    """A checked connection: a wrong URL or a Redis that is down is one line at start."""
+    try:
+        connection = Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30)
+        connection.ping()
+    except (ValueError, RedisError) as error:
+        raise UserError(url, f"cannot reach Redis ({error})") from error
+    return connection

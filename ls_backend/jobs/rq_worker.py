@@ -1,0 +1,163 @@
+"""The worker side of RQ jobs: `perform` runs one job inside `labelme-sam2 worker`, whose
+process holds the model (loaded once; RQ's SimpleWorker runs jobs in process, no fork).
+
+A worker killed mid-job is noticed within LIVENESS_SECONDS: a thread beside the job renews the
+job's place in RQ's started registry, and each worker's thread hands expired ones to RQ's own
+clean-up, which queues them again (Retry). The job's prediction replaces any the dead worker
+already wrote, so the task still ends with one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from redis import Redis
+from rq import Queue, SimpleWorker
+from rq.job import Job, get_current_job
+from rq.registry import StartedJobRegistry
+
+from ls_backend.jobs.model import JobCancelled, JobSpec, task_key
+from ls_backend.jobs.rq_queue import (
+    KEEP_SECONDS,
+    as_text,
+    cancel_key,
+    current_key,
+    progress_key,
+    task_lock,
+    workers_key,
+)
+from ls_backend.jobs.runner import JobFailed, run_job
+from ls_backend.label_studio_api import LabelStudioApi, LabelStudioApiError
+from ls_backend.media import LabelStudioAccess
+from ls_backend.prediction import Predictor
+
+log = logging.getLogger(__name__)
+LIVENESS_SECONDS = 15  # a job whose worker has not renewed it this long is taken as abandoned
+BEAT_SECONDS = 3.0
+CANCEL_POLL_SECONDS = 0.5
+
+
+@dataclass
+class WorkerRuntime:
+    predictor: Predictor
+    access: LabelStudioAccess | None
+    connection: Redis
+    device: str
+    gpu_bytes: Callable[[], int]
+    worker: SimpleWorker | None = None  # set once the worker exists
+
+
+_runtime: WorkerRuntime | None = None
+
+
+def install(runtime: WorkerRuntime) -> None:
+    global _runtime
+    _runtime = runtime
+
+
+class _RqControl:
+    def __init__(self, job: Job, connection: Redis) -> None:
+        self.job_id = job.id
+        self._connection = connection
+        self._checked = 0.0
+
+    def progress(self, done: int, total: int) -> None:
+        self._connection.hset(progress_key(self.job_id), mapping={"done": done, "total": total})
+        self._connection.expire(progress_key(self.job_id), KEEP_SECONDS)
+
+    def check_cancelled(self) -> None:
+        now = time.monotonic()
+        if now - self._checked < CANCEL_POLL_SECONDS:
+            return
+        self._checked = now
+        if self._connection.exists(cancel_key(self.job_id)):
+            raise JobCancelled(self.job_id)
+
+
+def perform(spec: JobSpec) -> int | None:
+    """RQ's entry point for one job: the prediction id written, or None."""
+    runtime = _runtime
+    job = get_current_job()
+    if runtime is None or job is None:
+        raise RuntimeError("perform runs inside `labelme-sam2 worker` only")
+    job.meta["attempts"] = int(job.meta.get("attempts", 0)) + 1
+    job.meta.pop("outcome", None)
+    job.meta.pop("error", None)
+    job.save_meta()
+    if runtime.worker is not None:  # from the first moment: a worker may die at once
+        renew_running_jobs(runtime.worker, runtime.connection)
+    control = _RqControl(job, runtime.connection)
+    api = None if runtime.access is None else LabelStudioApi(runtime.access)
+    try:
+        control.check_cancelled()
+        prediction_id = run_job(
+            spec,
+            predictor=runtime.predictor,
+            control=control,
+            access=runtime.access,
+            sink=api,
+            still_current=lambda: _still_current(runtime.connection, job.id, spec),
+        )
+    except JobCancelled:
+        job.meta["outcome"] = "cancelled"
+        prediction_id = None
+    except JobFailed as failure:
+        log.warning("job %s (task %s) failed: %s", job.id, spec["task"]["id"], failure)
+        job.meta["outcome"], job.meta["error"] = "failed", str(failure)
+        prediction_id = None
+    except LabelStudioApiError as error:  # Label Studio down or refusing: RQ retries
+        job.meta["error"] = str(error)
+        job.save_meta()
+        raise
+    job.meta["prediction_id"] = prediction_id
+    job.save_meta()
+    return prediction_id
+
+
+@contextmanager
+def _still_current(connection: Redis, job_id: str, spec: JobSpec) -> Iterator[bool]:
+    with task_lock(connection, task_key(spec)):
+        latest = connection.get(current_key(task_key(spec)))
+        cancelled = connection.exists(cancel_key(job_id))
+        yield latest is not None and as_text(latest) == job_id and not cancelled
+
+
+def renew_running_jobs(worker: SimpleWorker, connection: Redis) -> None:
+    """Push this worker's running job's expiry in RQ's started registry LIVENESS_SECONDS out."""
+    registry = StartedJobRegistry(queue=worker.queues[0])  # `worker` runs one queue
+    with connection.pipeline() as pipe:
+        for execution in list(worker.executions.values()):
+            execution.heartbeat(registry, ttl=LIVENESS_SECONDS, pipeline=pipe)
+        pipe.execute()
+
+
+def keep_alive(
+    worker: SimpleWorker, queue: Queue, runtime: WorkerRuntime, stop: threading.Event
+) -> None:
+    """Beside the job: renew this worker's running job, report the worker (version, GPU
+    memory), and let RQ requeue jobs whose worker stopped renewing them."""
+    registry = StartedJobRegistry(queue=queue)
+    while not stop.wait(BEAT_SECONDS):
+        try:
+            renew_running_jobs(worker, runtime.connection)
+            report = json.dumps(_report(worker, runtime))
+            runtime.connection.hset(workers_key(), worker.name, report)
+            registry.cleanup()  # abandoned jobs: retried (Retry) or failed
+        except Exception:  # Redis restarting: try again at the next beat
+            log.exception("worker heartbeat")
+
+
+def _report(worker: SimpleWorker, runtime: WorkerRuntime) -> dict[str, object]:
+    return {
+        "version": runtime.predictor.model_version,
+        "device": runtime.device,
+        "gpu_bytes": runtime.gpu_bytes(),
+        "seen": time.time(),
+        "job": worker.get_current_job_id(),
+    }

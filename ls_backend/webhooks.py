@@ -1,0 +1,99 @@
+"""Annotation created or updated -> a job for its task, off the request: Label Studio waits
+only a second or so for a webhook, and it sends them without the backend's credentials. So the
+payload is taken only for its project and task ids; the task and the label config are read
+back from Label Studio's API with our own key, and a forged webhook can at most re-predict a
+real task from its real annotations."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from ls_backend.errors import RequestError
+from ls_backend.jobs.model import job_spec
+from ls_backend.jobs.queue import JobQueue
+from ls_backend.label_config import parse_label_config
+from ls_backend.label_studio_api import AccessBook, LabelStudioApi, LabelStudioApiError
+from ls_backend.prediction import prompt_regions
+from ls_backend.regions import is_prompt
+
+log = logging.getLogger(__name__)
+JOB_ACTIONS = frozenset({"ANNOTATION_CREATED", "ANNOTATION_UPDATED"})
+PENDING_LIMIT = 10_000  # webhooks waiting to be read back; beyond, they are dropped (logged)
+
+
+def task_of_event(body: object) -> tuple[str, int] | None:
+    """(project, task id) of an annotation event that should start a job, else None."""
+    if not isinstance(body, Mapping) or body.get("action") not in JOB_ACTIONS:
+        return None
+    project, task = body.get("project"), body.get("task")
+    annotation = body.get("annotation")
+    project_id = project.get("id") if isinstance(project, Mapping) else None
+    task_id = task.get("id") if isinstance(task, Mapping) else None
+    if task_id is None and isinstance(annotation, Mapping):
+        task_id = annotation.get("task")
+    if project_id is None and isinstance(annotation, Mapping):
+        project_id = annotation.get("project")
+    if not isinstance(task_id, int) or isinstance(task_id, bool):
+        return None
+    if not str(project_id).isdigit():
+        return None
+    return str(project_id), task_id
+
+
+class WebhookIntake:
+    def __init__(self, *, jobs: JobQueue, book: AccessBook, model_version: str) -> None:
+        self._jobs = jobs
+        self._book = book
+        self._model_version = model_version
+        self._pending: queue.Queue[tuple[str, int] | None] = queue.Queue(PENDING_LIMIT)
+        self._thread = threading.Thread(
+            target=self._work, name="labelme-sam2-webhooks", daemon=True
+        )
+        self._thread.start()
+
+    def accept(self, project: str, task_id: int) -> None:
+        try:
+            self._pending.put_nowait((project, task_id))
+        except queue.Full:
+            log.warning("webhook for task %s dropped: %d waiting", task_id, PENDING_LIMIT)
+
+    def close(self) -> None:
+        self._pending.put(None)
+        self._thread.join(timeout=5)
+
+    def _work(self) -> None:
+        while (item := self._pending.get()) is not None:
+            project, task_id = item
+            try:
+                self._submit(project, task_id)
+            except (LabelStudioApiError, RequestError) as error:
+                log.warning("webhook for task %s of project %s: %s", task_id, project, error)
+            except Exception:  # the intake thread must outlive a bug in one event
+                log.exception("webhook for task %s of project %s: bug", task_id, project)
+
+    def _submit(self, project: str, task_id: int) -> None:
+        access = self._book.for_project(project)
+        if access is None:
+            raise RequestError(
+                "cannot read the task back: set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY"
+            )
+        api = LabelStudioApi(access)
+        task: dict[str, Any] = api.task(task_id)
+        if str(task.get("project", project)) != project:
+            raise RequestError(f"task {task_id} is not in project {project}")
+        config = api.label_config(project)
+        schema = parse_label_config(config)
+        if schema.kind == "image":
+            return  # clicks on single images are answered interactively
+        regions = prompt_regions(task, None, where=f"task {task_id}")
+        if not any(is_prompt(region, schema) for region in regions):
+            return
+        spec = job_spec(
+            task, project=project, label_config=config, model_version=self._model_version
+        )
+        view = self._jobs.submit(spec)
+        log.info("webhook: job %s for task %s of project %s", view["id"], task_id, project)

@@ -1,0 +1,259 @@
+"""Jobs on a real redis-server with real `labelme-sam2 worker` processes (RQ; SAM 2.1 tiny,
+random weights, 256, CPU), the web side in RQ mode (no model), and a recording stand-in for
+Label Studio's predictions API: 20 concurrent clients -> every job done once, one prediction
+per task; a worker killed mid-job -> the job runs again elsewhere, still one prediction."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from flask import Flask, jsonify, request
+from werkzeug.serving import make_server
+
+from ls_backend.model_env import model_args_from_env
+from ls_backend.settings import BackendSettings
+from ls_backend.wsgi import build_app
+from tests.label_studio_server import free_port
+from tests.ls_helpers import FRAMES, click, local
+from tests.redis_server import RedisServer
+
+pytestmark = [pytest.mark.sam2]
+LABELME_SAM2 = str(Path(sys.executable).with_name("labelme-sam2"))
+MODEL_ENV = {
+    "LABELME_SAM2_ALLOW_RANDOM_WEIGHTS": "1",
+    "LABELME_SAM2_MODEL": "sam2.1_hiera_tiny",
+    "LABELME_SAM2_CHECKPOINT": "random",
+    "LABELME_SAM2_IMAGE_SIZE": "256",
+    "LABELME_SAM2_DEVICE": "cpu",
+}
+
+
+class FakePredictionsApi:
+    """Label Studio's /api/predictions/ as replace_prediction uses it, counting every call."""
+
+    def __init__(self) -> None:
+        self.predictions: dict[int, dict[str, Any]] = {}
+        self.created: list[int] = []  # task of each POST
+        self.deleted: list[int] = []
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        app = Flask("fake-label-studio")
+
+        @app.get("/api/predictions/")
+        def listed() -> Any:
+            task = int(request.args["task"])
+            with self._lock:
+                return jsonify([p for p in self.predictions.values() if p["task"] == task])
+
+        @app.post("/api/predictions/")
+        def create() -> Any:
+            assert request.headers["Authorization"] == "Token fake-key"
+            body = request.get_json()
+            with self._lock:
+                prediction = dict(body, id=next(self._ids))
+                self.predictions[prediction["id"]] = prediction
+                self.created.append(body["task"])
+            return jsonify(prediction), 201
+
+        @app.delete("/api/predictions/<int:prediction_id>/")
+        def delete(prediction_id: int) -> Any:
+            with self._lock:
+                self.deleted.append(self.predictions.pop(prediction_id)["task"])
+            return "", 204
+
+        self.server = make_server("127.0.0.1", free_port(), app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def of_task(self, task: int) -> list[dict[str, Any]]:
+        with self._lock:
+            return [p for p in self.predictions.values() if p["task"] == task]
+
+
+class Workers:
+    def __init__(self, redis_url: str, folder: Path, *, env: dict[str, str]) -> None:
+        self.redis_url, self.folder, self.env = redis_url, folder, env
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self, name: str) -> subprocess.Popen[bytes]:
+        log = open(self.folder / f"{name}.log", "wb")  # noqa: SIM115 (closed with the process)
+        process = subprocess.Popen(
+            [LABELME_SAM2, "worker", "--redis", self.redis_url, "--name", name],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.processes.append(process)
+        return process
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    def alive(self) -> bool:
+        return any(process.poll() is None for process in self.processes)
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text()[-2000:] for p in self.folder.glob("*.log"))
+
+
+class Web:
+    """The web side in RQ mode, on a real port, no model in it."""
+
+    def __init__(self, settings: BackendSettings) -> None:
+        app = build_app(settings, model_args_from_env(MODEL_ENV))
+        self.server = make_server("127.0.0.1", free_port(), app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def batch(self, *tasks: dict[str, Any]) -> list[str]:
+        body = {"tasks": list(tasks), "label_config": FRAMES, "project": "4", "params": {}}
+        answer = requests.post(self.url + "/predict", json=body, timeout=30)
+        assert answer.status_code == 200, answer.text
+        jobs: list[str] = answer.json()["jobs"]
+        return jobs
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        view: dict[str, Any] = requests.get(f"{self.url}/jobs/{job_id}", timeout=30).json()
+        return view
+
+    def wait(self, job_ids: list[str], *, timeout: float, workers: Workers) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and workers.alive():
+            views = [self.job(job_id) for job_id in job_ids]
+            if all(v["state"] in ("done", "failed", "cancelled") for v in views):
+                return views
+            time.sleep(0.5)
+        raise AssertionError(f"jobs not finished in {timeout} s: {views}\n{workers.logs()}")
+
+
+@pytest.fixture
+def rq_stack(
+    tmp_path: Path, document_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Web, Workers, FakePredictionsApi]]:
+    for key, value in MODEL_ENV.items():
+        monkeypatch.setenv(key, value)
+    fake = FakePredictionsApi()
+    with RedisServer(tmp_path / "redis") as redis_server:
+        env = (
+            os.environ
+            | MODEL_ENV
+            | {
+                "LABEL_STUDIO_URL": fake.url,
+                "LABEL_STUDIO_API_KEY": "fake-key",
+                "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(document_root),
+                "LABELME_SAM2_MEDIA_CACHE": str(tmp_path / "cache"),
+            }
+        )
+        workers = Workers(redis_server.url, tmp_path, env=env)
+        settings = BackendSettings(
+            access=None,
+            basic_auth=None,
+            masks_root=None,
+            media_cache=tmp_path / "cache",
+            redis_url=redis_server.url,
+        )
+        web = Web(settings)
+        try:
+            yield web, workers, fake
+        finally:
+            web.server.shutdown()
+            workers.stop()
+            fake.server.shutdown()
+
+
+def task(task_id: int, pages: int = 2) -> dict[str, Any]:
+    urls = [local(f"bedroom/{i:05d}.jpg") for i in range(pages)]
+    annotation = {"id": 1, "result": [click(50, 50, "car", page=0)]}
+    return {"id": task_id, "data": {"frames": urls}, "annotations": [annotation]}
+
+
+def test_twenty_concurrent_clients_get_every_job_done_exactly_once(
+    rq_stack: tuple[Web, Workers, FakePredictionsApi],
+) -> None:
+    web, workers, fake = rq_stack
+    workers.start("w1")
+    workers.start("w2")
+    submitted: list[str] = []
+    lock = threading.Lock()
+
+    def client(number: int) -> None:
+        for round_ in range(2):  # a bounded loop: each client sends two tasks of its own
+            ids = web.batch(task(100 + 2 * number + round_, pages=1))
+            with lock:
+                submitted.extend(ids)
+
+    clients = [threading.Thread(target=client, args=(n,)) for n in range(20)]
+    for thread in clients:
+        thread.start()
+    for thread in clients:
+        thread.join(60)
+    assert len(submitted) == len(set(submitted)) == 40
+    views = web.wait(submitted, timeout=400, workers=workers)
+    assert [v["state"] for v in views] == ["done"] * 40, workers.logs()
+    assert all(v["attempts"] == 1 for v in views)  # each job ran once
+    tasks = sorted(v["task"] for v in views)
+    assert tasks == list(range(100, 140))
+    assert sorted(fake.created) == tasks and fake.deleted == []  # one write per job
+    for view in views:
+        (prediction,) = fake.of_task(view["task"])
+        assert prediction["id"] == view["prediction_id"]
+        assert [r["item_index"] for r in prediction["result"]] == [0]
+    metrics = requests.get(web.url + "/metrics", timeout=30).text
+    assert 'labelme_sam2_jobs{state="done"} 40' in metrics
+    assert "labelme_sam2_workers 2" in metrics
+
+
+def test_a_worker_killed_mid_job_leaves_the_job_to_another_and_one_prediction(
+    rq_stack: tuple[Web, Workers, FakePredictionsApi],
+) -> None:
+    web, workers, fake = rq_stack
+    doomed = workers.start("doomed")
+    (job_id,) = web.batch(task(7, pages=6))
+    deadline = time.monotonic() + 120
+    while web.job(job_id)["frames_done"] < 2:
+        assert time.monotonic() < deadline, workers.logs()
+        time.sleep(0.1)
+    doomed.send_signal(signal.SIGKILL)  # no clean-up of any kind
+    doomed.wait()
+    assert web.job(job_id)["state"] == "running"  # as the dead worker left it
+    workers.start("survivor")
+    (view,) = web.wait([job_id], timeout=240, workers=workers)
+    assert view["state"] == "done" and view["attempts"] == 2, workers.logs()
+    (prediction,) = fake.of_task(7)
+    assert prediction["id"] == view["prediction_id"]
+    assert len({r["item_index"] for r in prediction["result"]}) == 6
+
+
+def test_the_web_side_in_rq_mode_imports_no_torch(tmp_path: Path) -> None:
+    with RedisServer(tmp_path / "redis") as redis_server:
+        script = (
+            "import sys\n"
+            "from ls_backend.wsgi import create_app_from_env\n"
+            "app = create_app_from_env()\n"
+            "client = app.test_client()\n"
+            "assert client.get('/health').json['jobs'] == 'RqJobs'\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'sam2')))\n"
+        )
+        env = os.environ | MODEL_ENV | {"LABELME_SAM2_REDIS_URL": redis_server.url}
+        out = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+        )
+    assert out.stdout.strip() == "[]", out.stderr
