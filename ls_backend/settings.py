@@ -33,6 +33,9 @@ class BackendSettings:
     webhook_token: str | None = None  # LABELME_SAM2_WEBHOOK_TOKEN: /webhook?token=...
     media_roots: tuple[Path, ...] = ()  # LABELME_SAM2_MEDIA_ROOTS (os.pathsep-separated)
     allow_urls: bool = False  # LABELME_SAM2_ALLOW_URLS=1: media from any http(s) host
+    # LABELME_SAM2_FEATURE_CACHE_MB: clicked images' SAM 2 features kept on the model's device
+    # (about 100 MB each at 1024 px), so the next click on an image skips the encoder.
+    feature_cache_bytes: int = 1024 * 2**20
 
 
 def settings_from_env(environ: Mapping[str, str] = os.environ) -> BackendSettings:
@@ -57,6 +60,7 @@ def settings_from_env(environ: Mapping[str, str] = os.environ) -> BackendSetting
         webhook_token=environ.get("LABELME_SAM2_WEBHOOK_TOKEN") or None,
         media_roots=tuple(Path(p) for p in roots.split(os.pathsep) if p),
         allow_urls=_switch(environ, "LABELME_SAM2_ALLOW_URLS", False),
+        feature_cache_bytes=int(_number(environ, "LABELME_SAM2_FEATURE_CACHE_MB", 1024) * 2**20),
     )
 
 

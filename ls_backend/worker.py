@@ -79,7 +79,9 @@ def run(args: argparse.Namespace) -> int:
     )
     connection = connect(args.redis)  # before the model takes its seconds to load
     make_masks_root(settings.masks_root)
-    model = load_model(resolve_model_choice(args), args)
+    model = load_model(
+        resolve_model_choice(args), args, feature_cache_bytes=settings.feature_cache_bytes
+    )
     predictor = Predictor(
         tracker=model.tracker,
         model_version=model.version,

@@ -66,7 +66,7 @@ def build_app(settings: BackendSettings, model_args: argparse.Namespace) -> Flas
         return create_app(
             predictor=remote, settings=settings, jobs=rq_jobs, book=book, workers=rq_jobs
         )
-    model = load_model(choice, model_args)
+    model = load_model(choice, model_args, feature_cache_bytes=settings.feature_cache_bytes)
     predictor = Predictor(
         tracker=model.tracker,
         model_version=model.version,

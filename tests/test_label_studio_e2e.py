@@ -1,6 +1,10 @@
 """End to end: a real Label Studio 1.23.2 on loopback, our backend as `labelme-sam2 serve` with
 SAM 2.1 tiny (random weights, fixed seed, 256, CPU), media through local-files storage.
 
+Frame sequences and videos are background jobs (the embedded queue): a saved annotation's
+webhook, or Retrieve Predictions, starts one, and the job writes the prediction through Label
+Studio's API. `settled` waits for the task's jobs, then reads the predictions.
+
 Predictions are read back through Label Studio's API and compared with what the core computes
 in this process for the same prompts (the same seeded weights).
 """
@@ -8,6 +12,7 @@ in this process for the same prompts (the same seeded weights).
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +73,21 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     ):
         api = LabelStudioApi(server)
         yield Stack(api=api, backend_url=backend.url, media=media, masks=backend.masks)
+
+
+def settled(stack: Stack, task_id: int, *, timeout: float = 240) -> list[dict[str, Any]]:
+    """The task's predictions once the backend has no queued or running job for it (and has
+    finished at least one)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        jobs = requests.get(
+            f"{stack.backend_url}/jobs", params={"task": task_id}, auth=AUTH, timeout=30
+        ).json()["jobs"]
+        if jobs and all(job["state"] in ("done", "failed", "cancelled") for job in jobs):
+            assert any(job["state"] == "done" for job in jobs), jobs
+            return stack.api.predictions(task_id)
+        time.sleep(0.5)
+    raise AssertionError(f"task {task_id}: jobs still running after {timeout} s")
 
 
 def core_masks(frames: Frames, prompts: PromptSet, predictor: Any) -> CollectMasks:
@@ -159,7 +179,7 @@ def test_a_frame_sequence_gets_a_mask_on_every_page(stack: Stack, tiny_predictor
 
     stack.api.retrieve_predictions(project, [task["id"]])
 
-    (prediction,) = stack.api.predictions(task["id"])
+    (prediction,) = settled(stack, task["id"])
     got = {
         (r["item_index"], r["value"]["brushlabels"][0]): decoded(r, width, height)
         for r in prediction["result"]
@@ -229,7 +249,7 @@ def test_a_video_gets_a_box_on_every_visible_frame(stack: Stack, tiny_predictor:
 
     stack.api.retrieve_predictions(project, [task["id"]])
 
-    (prediction,) = stack.api.predictions(task["id"])
+    (prediction,) = settled(stack, task["id"])
     with VideoFrames(stack.media / CLIP) as video:
         width, height = video.width, video.height
         prompts = PromptSet()
@@ -300,5 +320,68 @@ def test_a_batch_with_a_task_without_prompts_predicts_the_others(
     for task in tasks[:2]:
         stack.api.create_annotation(task["id"], [click])
     stack.api.retrieve_predictions(project, [task["id"] for task in tasks])
-    counts = [len(stack.api.predictions(task["id"])) for task in tasks]
+    counts = [len(settled(stack, task["id"])) for task in tasks[:2]]
+    counts.append(len(stack.api.predictions(tasks[2]["id"])))
     assert counts == [1, 1, 0]
+
+
+def test_saving_an_annotation_starts_a_job_whose_prediction_replaces_the_last(
+    stack: Stack, tiny_predictor: Any
+) -> None:
+    """Webhook -> job -> prediction, with no Retrieve Predictions; an update replaces it."""
+    project, _ = project_with_backend(stack, "webhook", FRAMES)
+    stack.api.add_local_storage(project, stack.media / "bedroom", regex=r"^$")
+    urls = [local(f"bedroom/{i:05d}.jpg") for i in range(3)]
+    stack.api.import_tasks(project, [{"data": {"frames": urls}}])
+    (task,) = stack.api.tasks(project)
+    frames = frames_from_paths(
+        stack.media, [stack.media / "bedroom" / f"{i:05d}.jpg" for i in range(3)]
+    )
+
+    def click_at(x: float, label: str) -> dict[str, Any]:
+        return {
+            "id": "k1",
+            "from_name": "click",
+            "to_name": "frames",
+            "type": "keypointlabels",
+            "item_index": 1,
+            "value": {"x": x, "y": 50, "keypointlabels": [label]},
+        }
+
+    def expected(x: float, label: str) -> dict[tuple[int, str], np.ndarray]:
+        prompts = PromptSet()
+        key = ObjectKey(label, None)
+        prompts.prompt_for(key, 1, source="test").clicks.append(
+            Click(x / 100 * frames.width, 0.5 * frames.height, True)
+        )
+        masks = core_masks(frames, prompts, tiny_predictor).masks
+        return {(page, label): masks[page][key] for page in range(3) if masks[page][key].any()}
+
+    def got(prediction: dict[str, Any]) -> dict[tuple[int, str], np.ndarray]:
+        return {
+            (r["item_index"], r["value"]["brushlabels"][0]): decoded(r, frames.width, frames.height)
+            for r in prediction["result"]
+        }
+
+    annotation = stack.api.create_annotation(task["id"], [click_at(30, "car")])
+    (first,) = settled(stack, task["id"])
+    want = expected(30, "car")
+    assert set(got(first)) == set(want)
+    assert all(np.array_equal(mask, want[k]) for k, mask in got(first).items())
+
+    stack.api.request(
+        "PATCH", f"/api/annotations/{annotation['id']}", json={"result": [click_at(60, "person")]}
+    )
+    deadline = time.monotonic() + 240
+    while True:  # the update's job, after the first one
+        jobs = requests.get(
+            f"{stack.backend_url}/jobs", params={"task": task["id"]}, auth=AUTH, timeout=30
+        ).json()["jobs"]
+        if any(job["prediction_id"] not in (None, first["id"]) for job in jobs):
+            break
+        assert time.monotonic() < deadline, jobs
+        time.sleep(0.5)
+    (second,) = settled(stack, task["id"])  # one prediction: the update's replaced the first
+    want = expected(60, "person")
+    assert second["id"] != first["id"] and set(got(second)) == set(want)
+    assert all(np.array_equal(mask, want[k]) for k, mask in got(second).items())

@@ -96,8 +96,12 @@ def resolve_model_choice(args: argparse.Namespace) -> ModelChoice:
     )
 
 
-def load_model(choice: ModelChoice, args: argparse.Namespace) -> LoadedModel:
+def load_model(
+    choice: ModelChoice, args: argparse.Namespace, *, feature_cache_bytes: int = 0
+) -> LoadedModel:
+    """`feature_cache_bytes`: keep single images' features this far (a server's clicks)."""
     from labelme_sam2.sam2_tracker.device import select_device
+    from labelme_sam2.sam2_tracker.feature_cache import ImageFeatureCache
     from labelme_sam2.sam2_tracker.model import build_predictor
     from labelme_sam2.sam2_tracker.tracker import Sam2Tracker
 
@@ -106,7 +110,12 @@ def load_model(choice: ModelChoice, args: argparse.Namespace) -> LoadedModel:
         warn("random weights (--checkpoint random): the masks are meaningless; for tests only")
     predictor = build_predictor(choice, device=device, image_size=args.image_size)
     return LoadedModel(
-        tracker=Sam2Tracker(predictor),
+        tracker=Sam2Tracker(
+            predictor,
+            feature_cache=ImageFeatureCache(max_bytes=feature_cache_bytes)
+            if feature_cache_bytes > 0
+            else None,
+        ),
         choice=choice,
         device=device.type,
         image_size=predictor.image_size,

@@ -26,13 +26,23 @@ from labelme_sam2.core.segments import Segment, TrackingPlan
 from labelme_sam2.core.tracking import FrameMasks
 from labelme_sam2.formats.mask_codec import PackedMask
 from labelme_sam2.sam2_tracker.device import inference_context
+from labelme_sam2.sam2_tracker.feature_cache import FeatureKey, ImageFeatureCache, image_key
 from labelme_sam2.sam2_tracker.frame_source import Sam2FrameSource
 from labelme_sam2.sam2_tracker.segment_memory import SegmentMemory, memory_reach
 
 
 class Sam2Tracker:
-    def __init__(self, predictor: SAM2VideoPredictor, *, prune_memory: bool = True) -> None:
+    def __init__(
+        self,
+        predictor: SAM2VideoPredictor,
+        *,
+        prune_memory: bool = True,
+        feature_cache: ImageFeatureCache | None = None,
+    ) -> None:
         self._predictor = predictor
+        # Single images only: SAM 2 keeps one frame's features per state, and a click on an
+        # image is the interactive case worth skipping the encoder for.
+        self._feature_cache = feature_cache
         # Off only to prove pruning changes nothing, and to measure what it saves.
         self._reach = memory_reach(predictor) if prune_memory else None
         self.peak_held_frames = 0  # most non-conditioning outputs held at once, all segments
@@ -43,10 +53,24 @@ class Sam2Tracker:
         plan = plan or TrackingPlan.everything(prompts, frame_count=len(frames))
         if not plan.segments and not plan.keyframes:
             return  # nothing changed since the last run
+        key = self._feature_key(frames)
+        cached = (
+            None if key is None or self._feature_cache is None else self._feature_cache.get(key)
+        )
         with inference_context(self._predictor.device):
-            run = _Run(self._predictor, frames, prompts, plan, reach=self._reach)
+            run = _Run(self._predictor, frames, prompts, plan, reach=self._reach, features=cached)
             yield from run.masks_in_frame_order()
             self.peak_held_frames = max(self.peak_held_frames, run.peak_held_frames)
+            if key is not None and self._feature_cache is not None and cached is None:
+                computed = run.image_features(0)
+                if computed is not None:
+                    self._feature_cache.put(key, computed)
+
+    def _feature_key(self, frames: Frames) -> FeatureKey | None:
+        paths = getattr(frames, "paths", None)
+        if self._feature_cache is None or len(frames) != 1 or not paths:
+            return None
+        return image_key(paths[0], self._predictor.image_size)
 
 
 class _Run:
@@ -60,6 +84,7 @@ class _Run:
         plan: TrackingPlan,
         *,
         reach: int | None,
+        features: Any = None,
     ) -> None:
         self._predictor = predictor
         self._frames = frames
@@ -68,12 +93,18 @@ class _Run:
         self._reach = reach
         self.peak_held_frames = 0
         self._state = self._new_state()
+        if features is not None:  # frame 0's (image, backbone output), as SAM 2 caches them
+            self._state["cached_features"] = {0: features}
         self._keys = sorted(
             {s.key for s in plan.segments} | {key for key, _ in plan.keyframes},
             key=list(prompts.objects).index,
         )
         self._keyframe_masks: dict[tuple[ObjectKey, int], PackedMask] = {}
         self._decode_keyframes()
+
+    def image_features(self, frame_index: int) -> Any:
+        """SAM 2's cached (image, backbone output) of `frame_index`, if it still holds them."""
+        return self._state["cached_features"].get(frame_index)
 
     def masks_in_frame_order(self) -> Iterator[FrameMasks]:
         backward = self._track_backward()
