@@ -11,7 +11,6 @@ per-page time). Clicks move over the same image, so the feature cache serves all
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import statistics
 import sys
@@ -22,23 +21,19 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from bench.backend_model import add_model_flags, load_bench_model  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clicks", type=int, default=20)
     parser.add_argument("--pages", type=int, default=60)
-    parser.add_argument("--model", default="sam2.1_hiera_tiny")
-    parser.add_argument("--checkpoint", default="random")
-    parser.add_argument("--image-size", type=int, default=256)
-    parser.add_argument("--device", default="cpu")
+    add_model_flags(parser)
     parser.add_argument("--cache-mb", type=int, default=1024)
     args = parser.parse_args()
-    os.environ["LABELME_SAM2_ALLOW_RANDOM_WEIGHTS"] = "1"
 
     from label_studio_sdk._extensions.label_studio_tools.core.utils import io as sdk_io
 
-    from labelme_sam2.cli.model_loading import load_model, resolve_model_choice
     from ls_backend.app import create_app
     from ls_backend.jobs.embedded import EmbeddedJobs
     from ls_backend.jobs.runner import run_job
@@ -48,16 +43,7 @@ def main() -> None:
     from tests.conftest import copy_bedroom
     from tests.ls_helpers import FRAMES, IMAGE, click, local
 
-    model_args = argparse.Namespace(
-        model=args.model,
-        checkpoint=args.checkpoint,
-        checkpoints_dir=None,
-        device=args.device,
-        image_size=args.image_size,
-    )
-    model = load_model(
-        resolve_model_choice(model_args), model_args, feature_cache_bytes=args.cache_mb * 2**20
-    )
+    model = load_bench_model(args, feature_cache_bytes=args.cache_mb * 2**20)
 
     class DiscardingSink:
         def replace_prediction(self, *, task_id: int, prediction: Any) -> int:

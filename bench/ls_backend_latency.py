@@ -11,7 +11,6 @@ Prints Markdown table rows for docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import statistics
 import sys
@@ -21,23 +20,19 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from bench.backend_model import add_model_flags, load_bench_model  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clicks", type=int, default=20)
     parser.add_argument("--pages", type=int, default=30)
-    parser.add_argument("--model", default="sam2.1_hiera_tiny")
-    parser.add_argument("--checkpoint", default="random")
-    parser.add_argument("--image-size", type=int, default=256)
-    parser.add_argument("--device", default="cpu")
+    add_model_flags(parser)
     args = parser.parse_args()
-    os.environ["LABELME_SAM2_ALLOW_RANDOM_WEIGHTS"] = "1"
 
     from label_studio_sdk._extensions.label_studio_tools.core.utils import io as sdk_io
 
     import ls_backend.results as results_module
-    from labelme_sam2.cli.model_loading import load_model, resolve_model_choice
     from ls_backend.app import create_app
     from ls_backend.media import MediaResolver
     from ls_backend.prediction import Predictor
@@ -45,14 +40,7 @@ def main() -> None:
     from tests.conftest import copy_bedroom
     from tests.ls_helpers import FRAMES, IMAGE, click, local
 
-    model_args = argparse.Namespace(
-        model=args.model,
-        checkpoint=args.checkpoint,
-        checkpoints_dir=None,
-        device=args.device,
-        image_size=args.image_size,
-    )
-    model = load_model(resolve_model_choice(model_args), model_args)
+    model = load_bench_model(args)
     with tempfile.TemporaryDirectory() as temp:
         root = Path(temp) / "media"
         copy_bedroom(root, frames=args.pages)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import socket
 from dataclasses import replace
 from pathlib import Path
 
 from labelme_sam2.cli.model_loading import add_model_arguments
 from labelme_sam2.errors import UserError
+from ls_backend.model_env import model_defaults_from_env
 
 NAME = "serve"
 DEFAULT_PORT = 9090
@@ -30,6 +32,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="default: 9090")
     add_model_arguments(serve)
+    serve.set_defaults(**model_defaults_from_env(os.environ))  # as gunicorn and `worker` read them
     serve.add_argument(
         "--masks-dir",
         type=Path,

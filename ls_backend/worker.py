@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         threading.Thread(
             target=serve_clicks,
             args=(connection, predictor),
-            kwargs={"access": settings.access, "stop": stop},
+            kwargs={"queue_name": settings.queue_name, "access": settings.access, "stop": stop},
             daemon=True,
         ),
     ]

@@ -59,6 +59,7 @@ def build_app(settings: BackendSettings, model_args: argparse.Namespace) -> Flas
         )
         remote = RemotePredictor(
             connection,
+            queue_name=settings.queue_name,
             model_version=model_version(choice, model_args.image_size),
             timeout=settings.click_seconds,
         )

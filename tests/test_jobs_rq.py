@@ -25,7 +25,7 @@ from ls_backend.model_env import model_args_from_env
 from ls_backend.settings import BackendSettings
 from ls_backend.wsgi import build_app
 from tests.label_studio_server import free_port
-from tests.ls_helpers import FRAMES, click, local
+from tests.ls_helpers import FRAMES, IMAGE, click, local
 from tests.redis_server import RedisServer
 
 pytestmark = [pytest.mark.sam2]
@@ -219,6 +219,18 @@ def test_twenty_concurrent_clients_get_every_job_done_exactly_once(
     metrics = requests.get(web.url + "/metrics", timeout=30).text
     assert 'labelme_sam2_jobs{state="done"} 40' in metrics
     assert "labelme_sam2_workers 2" in metrics
+    # A click: the web side has no model, a worker answers it through Redis.
+    body = {
+        "tasks": [{"id": 1, "data": {"image": local("bedroom/00002.jpg")}}],
+        "label_config": IMAGE,
+        "project": "4",
+        "params": {"context": {"result": [click(50, 50, "car")]}},
+    }
+    answer = requests.post(web.url + "/predict", json=body, timeout=60)
+    assert answer.status_code == 200, answer.text
+    (prediction,) = answer.json()["results"]
+    assert prediction["model_version"] == "sam2.1_hiera_tiny-random@256"
+    assert all(r["value"]["brushlabels"] == ["car"] for r in prediction["result"])
 
 
 def test_a_worker_killed_mid_job_leaves_the_job_to_another_and_one_prediction(

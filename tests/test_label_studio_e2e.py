@@ -80,14 +80,20 @@ def settled(stack: Stack, task_id: int, *, timeout: float = 240) -> list[dict[st
     finished at least one)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        jobs = requests.get(
-            f"{stack.backend_url}/jobs", params={"task": task_id}, auth=AUTH, timeout=30
-        ).json()["jobs"]
+        jobs = backend_jobs(stack, task_id)
         if jobs and all(job["state"] in ("done", "failed", "cancelled") for job in jobs):
             assert any(job["state"] == "done" for job in jobs), jobs
             return stack.api.predictions(task_id)
         time.sleep(0.5)
     raise AssertionError(f"task {task_id}: jobs still running after {timeout} s")
+
+
+def backend_jobs(stack: Stack, task_id: int) -> list[dict[str, Any]]:
+    answer = requests.get(
+        f"{stack.backend_url}/jobs", params={"task": task_id}, auth=AUTH, timeout=30
+    )
+    jobs: list[dict[str, Any]] = answer.json()["jobs"]
+    return jobs
 
 
 def core_masks(frames: Frames, prompts: PromptSet, predictor: Any) -> CollectMasks:
@@ -374,9 +380,7 @@ def test_saving_an_annotation_starts_a_job_whose_prediction_replaces_the_last(
     )
     deadline = time.monotonic() + 240
     while True:  # the update's job, after the first one
-        jobs = requests.get(
-            f"{stack.backend_url}/jobs", params={"task": task["id"]}, auth=AUTH, timeout=30
-        ).json()["jobs"]
+        jobs = backend_jobs(stack, task["id"])
         if any(job["prediction_id"] not in (None, first["id"]) for job in jobs):
             break
         assert time.monotonic() < deadline, jobs

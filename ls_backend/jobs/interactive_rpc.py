@@ -20,7 +20,14 @@ from ls_backend.media import LabelStudioAccess
 from ls_backend.prediction import Prediction, Predictor
 
 log = logging.getLogger(__name__)
-REQUESTS = "labelme-sam2:interactive"
+PREFIX = "labelme-sam2:clicks"
+
+
+def clicks_key(queue_name: str) -> str:
+    """One list per queue: workers of another model (another queue) never answer."""
+    return f"{PREFIX}:{queue_name}"
+
+
 REPLY_SECONDS = 120  # a reply nobody reads expires
 BLOCK_SECONDS = 2  # one blocking read; well under redis-py's socket timeout
 
@@ -28,8 +35,11 @@ BLOCK_SECONDS = 2  # one blocking read; well under redis-py's socket timeout
 class RemotePredictor:
     """The web side: Predictor's interface, answered by whichever worker is free first."""
 
-    def __init__(self, connection: Redis, *, model_version: str, timeout: float) -> None:
+    def __init__(
+        self, connection: Redis, *, queue_name: str, model_version: str, timeout: float
+    ) -> None:
         self.connection = connection
+        self.requests = clicks_key(queue_name)
         self.model_version = model_version
         self.timeout = timeout
 
@@ -42,7 +52,7 @@ class RemotePredictor:
         project: object,
         access: LabelStudioAccess | None,
     ) -> Prediction | None:
-        reply_key = f"{REQUESTS}:reply:{uuid.uuid4().hex}"
+        reply_key = f"{PREFIX}:reply:{uuid.uuid4().hex}"
         request = {
             "task": dict(task),
             "label_config": schema.label_config,
@@ -50,7 +60,7 @@ class RemotePredictor:
             "project": project,
             "reply_to": reply_key,
         }
-        self.connection.lpush(REQUESTS, json.dumps(request))
+        self.connection.lpush(self.requests, json.dumps(request))
         deadline = time.monotonic() + self.timeout
         popped = None
         # Short blocking reads: each stays inside the connection's socket timeout.
@@ -73,12 +83,13 @@ def serve_clicks(
     connection: Redis,
     predictor: Predictor,
     *,
+    queue_name: str,
     access: LabelStudioAccess | None,
     stop: threading.Event,
 ) -> None:
     """The worker side: answer requests until `stop` is set."""
     while not stop.is_set():
-        popped = connection.brpop([REQUESTS], timeout=1)
+        popped = connection.brpop([clicks_key(queue_name)], timeout=1)
         if popped is None:
             continue
         try:
