@@ -21,6 +21,7 @@ from ls_backend.jobs.embedded import EmbeddedJobs
 from ls_backend.jobs.model import JobControl, JobSpec
 from ls_backend.jobs.runner import run_job
 from ls_backend.label_config import parse_label_config
+from ls_backend.label_studio_api import LabelStudioApiError
 from ls_backend.media import LabelStudioAccess, MediaResolver
 from ls_backend.prediction import Prediction, Predictor
 from ls_backend.settings import BackendSettings
@@ -181,6 +182,17 @@ def test_a_job_with_bad_media_fails_with_the_reason(stack: Stack) -> None:
     job = stack.batch(task)["jobs"][0]
     view = stack.wait(job, "failed")
     assert "task 5: cannot read media" in view["error"] and stack.sink.writes == 0
+
+
+def test_label_studio_refusing_the_prediction_fails_the_job_with_its_answer(
+    stack: Stack,
+) -> None:
+    def refuse(*, task_id: int, prediction: Prediction) -> int:
+        raise LabelStudioApiError("Label Studio refused POST /api/predictions/: 403 denied")
+
+    stack.sink.replace_prediction = refuse  # type: ignore[method-assign]
+    view = stack.wait(stack.batch(frames_task(1))["jobs"][0], "failed")
+    assert view["error"] == "Label Studio refused POST /api/predictions/: 403 denied"
 
 
 def test_jobs_are_listed_and_counted_in_metrics(stack: Stack) -> None:

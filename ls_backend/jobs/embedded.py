@@ -24,6 +24,7 @@ from ls_backend.jobs.model import (
 )
 from ls_backend.jobs.queue import Execute, JobConflict, QueueStats, UnknownJob, matches
 from ls_backend.jobs.runner import JobFailed
+from ls_backend.label_studio_api import LabelStudioApiError
 
 log = logging.getLogger(__name__)
 KEPT_FINISHED = 1000  # finished jobs /jobs still shows
@@ -186,7 +187,7 @@ class EmbeddedJobs:
             )
         except JobCancelled:
             state = "cancelled"
-        except JobFailed as failure:
+        except (JobFailed, LabelStudioApiError) as failure:  # retry from /jobs once it is fixed
             state, error = "failed", str(failure)
             log.warning("job %s (task %s) failed: %s", job_id, spec["task"]["id"], error)
         except Exception as bug:  # the worker thread must outlive a bug in one job
