@@ -1,8 +1,9 @@
 """One model, two kinds of work: interactive clicks go before background jobs.
 
-A background job holds the gate for one tracker step (one frame) at a time, so a click waits
-at most one frame of a long job, never the whole job; two things never run on the model at
-once, so a job and a click never hold two sets of activations on the GPU together.
+A background job holds the gate for one model step at a time (a frame tracked, a keyframe
+decoded: the tracker says when through core.tracking.model_step_done), so a click waits for
+one step of a long job, never the whole job; two things never run on the model at once, so a
+job and a click never hold two sets of activations on the GPU together.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from contextlib import contextmanager
 from labelme_sam2.core.frames import Frames
 from labelme_sam2.core.prompts import PromptSet
 from labelme_sam2.core.segments import TrackingPlan
-from labelme_sam2.core.tracking import FrameMasks, Tracker
+from labelme_sam2.core.tracking import FrameMasks, Tracker, between_model_steps
 
 
 class PriorityGate:
@@ -47,6 +48,16 @@ class PriorityGate:
         finally:
             self._release()
 
+    def yield_to_clicks(self) -> None:
+        """Called by the background holder between model steps: a waiting click goes first."""
+        with self._free:
+            if not self._interactive_waiting:
+                return
+            self._busy = False
+            self._free.notify_all()
+            self._free.wait_for(lambda: not self._busy and not self._interactive_waiting)
+            self._busy = True
+
     def _release(self) -> None:
         with self._free:
             self._busy = False
@@ -70,7 +81,9 @@ class StepwiseTracker:
         steps = self._tracker.track(frames, prompts, plan=plan)
         try:
             while True:
-                with self._gate.background():
+                # One output frame may take many model steps (backward segments, keyframes
+                # are computed before frame 0 comes out): clicks get in between those too.
+                with self._gate.background(), between_model_steps(self._gate.yield_to_clicks):
                     result = next(steps, None)
                 if result is None:
                     return

@@ -176,6 +176,26 @@ def test_cancel_stops_a_running_job_and_retry_runs_it_again(stack: Stack) -> Non
     assert stack.client.get("/jobs/nope").status_code == 404
 
 
+def test_a_replaced_job_is_not_retried_and_old_jobs_make_way(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ls_backend.jobs.embedded as embedded
+
+    stack.tracker.hold.clear()
+    first = stack.batch(frames_task(1))["jobs"][0]
+    stack.wait(first, "running")
+    newer = stack.batch(frames_task(1, label="person"))["jobs"][0]
+    stack.tracker.hold.set()
+    stack.wait(newer, "done")
+    stale = stack.client.post(f"/jobs/{first}/retry")  # its annotation is not the latest
+    assert stale.status_code == 409 and newer in stale.json["error"]
+    # Once finished jobs are forgotten, their tasks still take new jobs.
+    monkeypatch.setattr(embedded, "KEPT_FINISHED", 1)
+    for task_id in (2, 3, 1):
+        stack.wait(stack.batch(frames_task(task_id))["jobs"][0], "done")
+    assert stack.client.get(f"/jobs/{newer}").status_code == 404
+
+
 def test_a_job_with_bad_media_fails_with_the_reason(stack: Stack) -> None:
     task = frames_task(5)
     task["data"]["frames"] = [local("bedroom/00000.jpg"), local("bedroom/missing.jpg")]

@@ -23,7 +23,7 @@ from sam2.sam2_video_predictor import SAM2VideoPredictor
 from labelme_sam2.core.frames import Frames
 from labelme_sam2.core.prompts import FramePrompt, ObjectKey, PromptSet
 from labelme_sam2.core.segments import Segment, TrackingPlan
-from labelme_sam2.core.tracking import FrameMasks
+from labelme_sam2.core.tracking import FrameMasks, model_step_done
 from labelme_sam2.formats.mask_codec import PackedMask
 from labelme_sam2.sam2_tracker.device import inference_context
 from labelme_sam2.sam2_tracker.feature_cache import FeatureKey, ImageFeatureCache, image_key
@@ -160,7 +160,9 @@ class _Run:
             run_mem_encoder=True,
         )
         memory.add(frame_index, output)
-        return self._to_video_mask(low_res)
+        mask = self._to_video_mask(low_res)
+        model_step_done()
+        return mask
 
     def _segment_memory(self, segment: Segment) -> SegmentMemory:
         obj_idx = self._keys.index(segment.key)
@@ -181,6 +183,7 @@ class _Run:
         for key, frame_index in sorted(needed, key=lambda kf: (kf[1], self._keys.index(kf[0]))):
             prompt = self._prompts.objects[key][frame_index]
             mask = self._add_prompt(frame_index, self._keys.index(key), prompt)
+            model_step_done()
             if (key, frame_index) in self._plan.keyframes:
                 self._keyframe_masks[(key, frame_index)] = PackedMask.pack(mask)
         # Runs SAM 2's memory encoder on every keyframe output (what propagate_in_video does

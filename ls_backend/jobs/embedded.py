@@ -69,7 +69,8 @@ class EmbeddedJobs:
         job_id = uuid.uuid4().hex
         with self._lock:
             previous = self._current.get(task_key(spec))
-            if previous is not None and self._views[previous]["state"] not in FINISHED:
+            view = None if previous is None else self._views.get(previous)
+            if previous is not None and view is not None and view["state"] not in FINISHED:
                 self._views[previous]["replaced_by"] = job_id
                 self._cancel(previous)
             self._views[job_id] = new_view(job_id, spec, retry_of=retry_of)
@@ -108,8 +109,11 @@ class EmbeddedJobs:
                 raise UnknownJob(job_id)
             state = self._views[job_id]["state"]
             spec = self._specs.get(job_id)
+            latest = None if spec is None else self._current.get(task_key(spec))
         if state not in ("failed", "cancelled") or spec is None:
             raise JobConflict(f"job {job_id} is {state}: only failed or cancelled jobs are retried")
+        if latest != job_id:  # its annotation is stale: a newer job has the task
+            raise JobConflict(f"job {job_id} was replaced by job {latest} for its task")
         return self.submit(spec, retry_of=job_id)
 
     def stats(self) -> QueueStats:
@@ -158,8 +162,10 @@ class EmbeddedJobs:
         self._finished.append(job_id)
         while len(self._finished) > KEPT_FINISHED:
             old = self._finished.popleft()
-            self._views.pop(old, None)
+            evicted = self._views.pop(old, None)
             self._specs.pop(old, None)
+            if evicted is not None and self._current.get(_key_of(evicted)) == old:
+                del self._current[_key_of(evicted)]
         self._wake.notify_all()
 
     # --- the worker thread ---
@@ -206,3 +212,7 @@ class EmbeddedJobs:
                 current = self._current.get(task_key(spec)) == job_id
                 current = current and job_id not in self._cancel_requested
             yield current
+
+
+def _key_of(view: JobView) -> str:
+    return f"{view['project']}:{view['task']}"

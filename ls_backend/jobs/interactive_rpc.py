@@ -59,6 +59,7 @@ class RemotePredictor:
             "context": context,
             "project": project,
             "reply_to": reply_key,
+            "deadline": time.time() + self.timeout,  # after it, nobody waits for the answer
         }
         self.connection.lpush(self.requests, json.dumps(request))
         deadline = time.monotonic() + self.timeout
@@ -89,20 +90,37 @@ def serve_clicks(
 ) -> None:
     """The worker side: answer requests until `stop` is set."""
     while not stop.is_set():
-        popped = connection.brpop([clicks_key(queue_name)], timeout=1)
-        if popped is None:
-            continue
         try:
-            request = json.loads(popped[1])
-            reply_key = str(request["reply_to"])
-        except (ValueError, KeyError, TypeError):
-            log.warning("dropped a malformed interactive request")
-            continue
-        reply = _answer(request, predictor, access=access)
-        with connection.pipeline() as pipe:
-            pipe.lpush(reply_key, json.dumps(reply))
-            pipe.expire(reply_key, REPLY_SECONDS)
-            pipe.execute()
+            _serve_one(connection, predictor, queue_name=queue_name, access=access)
+        except Exception:  # Redis restarting: this thread must outlive it
+            log.exception("answering clicks")
+            stop.wait(1)
+
+
+def _serve_one(
+    connection: Redis,
+    predictor: Predictor,
+    *,
+    queue_name: str,
+    access: LabelStudioAccess | None,
+) -> None:
+    popped = connection.brpop([clicks_key(queue_name)], timeout=1)
+    if popped is None:
+        return
+    try:
+        request = json.loads(popped[1])
+        reply_key = str(request["reply_to"])
+        deadline = float(request.get("deadline", float("inf")))
+    except (ValueError, KeyError, TypeError):
+        log.warning("dropped a malformed interactive request")
+        return
+    if time.time() > deadline:
+        return  # the web side gave up on it: answer the clicks still waiting
+    reply = _answer(request, predictor, access=access)
+    with connection.pipeline() as pipe:
+        pipe.lpush(reply_key, json.dumps(reply))
+        pipe.expire(reply_key, REPLY_SECONDS)
+        pipe.execute()
 
 
 def _answer(

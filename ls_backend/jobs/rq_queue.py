@@ -51,7 +51,8 @@ def replaced_key(job_id: str) -> str:
 
 
 def task_lock(connection: Redis, key: str) -> Any:
-    return connection.lock(f"{PREFIX}:lock:{key}", timeout=60, blocking_timeout=60)
+    # Held while a prediction is written (several Label Studio calls, 30 s timeout each).
+    return connection.lock(f"{PREFIX}:lock:{key}", timeout=600, blocking_timeout=600)
 
 
 def workers_key() -> str:
@@ -115,6 +116,10 @@ class RqJobs:
         if state not in ("failed", "cancelled"):
             raise JobConflict(f"job {job_id} is {state}: only failed or cancelled jobs are retried")
         spec: JobSpec = job.args[0]
+        latest = self.connection.get(current_key(task_key(spec)))
+        if latest is None or as_text(latest) != job_id:  # its annotation is stale
+            newer = None if latest is None else as_text(latest)
+            raise JobConflict(f"job {job_id} was replaced by job {newer} for its task")
         return self.submit(spec, retry_of=job_id)
 
     def stats(self) -> QueueStats:
