@@ -21,14 +21,14 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ls_backend.errors import RequestError
-from ls_backend.jobs.model import JobView, job_spec
+from ls_backend.jobs.model import JobView
 from ls_backend.jobs.queue import JobConflict, JobQueue, QueueStats, UnknownJob
+from ls_backend.jobs.submission import submit_task
 from ls_backend.label_config import ProjectSchema, parse_label_config
 from ls_backend.label_studio_api import AccessBook
 from ls_backend.media import LabelStudioAccess
 from ls_backend.metrics import CLICK_BUCKETS, Histogram, render
-from ls_backend.prediction import Prediction, prompt_regions
-from ls_backend.regions import is_prompt
+from ls_backend.prediction import Prediction
 from ls_backend.settings import BackendSettings
 from ls_backend.webhooks import WebhookIntake, task_of_event
 
@@ -52,13 +52,19 @@ class Predicting(Protocol):
     ) -> Prediction | None: ...
 
 
+class WorkerDirectory(Protocol):
+    def workers(self) -> dict[str, dict[str, Any]]:
+        """Workers heard from lately: name -> their report."""
+        ...
+
+
 def create_app(
     *,
     predictor: Predicting,
     settings: BackendSettings,
     jobs: JobQueue | None = None,
     book: AccessBook | None = None,
-    workers: Any = None,
+    workers: WorkerDirectory | None = None,
 ) -> Flask:
     """`jobs` None: everything is predicted inside /predict. `workers`: the RQ queue, whose
     workers /health and /metrics list."""
@@ -146,7 +152,7 @@ def create_app(
         late = 0
         for task in tasks:
             if as_jobs and jobs is not None:
-                view = _submit(
+                view = submit_task(
                     jobs,
                     task,
                     schema=schema,
@@ -268,27 +274,6 @@ def create_app(
 
 
 _NO_JOBS = QueueStats(counts={})
-
-
-def _submit(
-    jobs: JobQueue,
-    task: Mapping[str, Any],
-    *,
-    schema: ProjectSchema,
-    project: str,
-    model_version: str,
-) -> JobView | None:
-    """A job for `task`, or None when it has no prompts yet."""
-    task_id = task.get("id")
-    if isinstance(task_id, bool) or not isinstance(task_id, int):
-        raise RequestError(f"task id {task_id!r} is not a number")
-    regions = prompt_regions(task, None, where=f"task {task_id}")
-    if not any(is_prompt(region, schema) for region in regions):
-        return None
-    spec = job_spec(
-        task, project=project, label_config=schema.label_config, model_version=model_version
-    )
-    return jobs.submit(spec)
 
 
 def _json_body() -> dict[str, Any]:

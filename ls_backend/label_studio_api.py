@@ -110,6 +110,7 @@ class AccessBook:
     def __init__(self, fixed: LabelStudioAccess | None) -> None:
         self.fixed = fixed
         self._from_setup: dict[str, LabelStudioAccess] = {}
+        self._clients: dict[LabelStudioAccess, LabelStudioApi] = {}
         self._lock = threading.Lock()
 
     def remember(self, project: str, access: LabelStudioAccess) -> None:
@@ -119,3 +120,12 @@ class AccessBook:
     def for_project(self, project: str) -> LabelStudioAccess | None:
         with self._lock:
             return self.fixed or self._from_setup.get(project)
+
+    def api(self, access: LabelStudioAccess | None) -> LabelStudioApi | None:
+        """One client per address and key: its session and access token are reused."""
+        if access is None:
+            return None
+        with self._lock:
+            if access not in self._clients:
+                self._clients[access] = LabelStudioApi(access)
+            return self._clients[access]

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from labelme_sam2.cli.model_loading import add_model_arguments
 from labelme_sam2.errors import UserError
-from labelme_sam2.models.registry import DEFAULT_MODEL
 
 
 def model_defaults_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -32,15 +32,8 @@ def model_defaults_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 def model_args_from_env(environ: Mapping[str, str]) -> argparse.Namespace:
-    return argparse.Namespace(
-        **(
-            {
-                "model": DEFAULT_MODEL,
-                "checkpoint": None,
-                "checkpoints_dir": None,
-                "device": "auto",
-                "image_size": None,
-            }
-            | model_defaults_from_env(environ)
-        )
-    )
+    """The model flags as the command line would parse them, the environment's values first."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_model_arguments(parser)
+    parser.set_defaults(**model_defaults_from_env(environ))
+    return parser.parse_args([])

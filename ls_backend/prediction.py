@@ -66,13 +66,10 @@ class Predictor:
     ) -> Prediction | None:
         """The prediction for `task`, or None when it has no prompts yet. With `job`, it runs
         as that background job: behind clicks, reporting progress, stopping when cancelled."""
-        task_id = task.get("id")
-        if isinstance(task_id, bool) or not isinstance(task_id, int):
-            raise RequestError(f"task id {task_id!r} is not a number")
-        where = f"task {task_id}"
-        regions = prompt_regions(task, context, where=where)
-        if not any(is_prompt(region, schema) for region in regions):
+        regions = regions_to_prompt_with(task, context, schema=schema)
+        if regions is None:
             return None  # before any media is fetched
+        where = f"task {task['id']}"
         with self._open_media(task, schema=schema, access=access) as media:
             frames = media.frames
             try:
@@ -175,6 +172,18 @@ class Predictor:
 def _report(job: JobControl, done: int, total: int) -> None:
     job.progress(done, total)
     job.check_cancelled()
+
+
+def regions_to_prompt_with(
+    task: Mapping[str, Any], context: object, *, schema: ProjectSchema
+) -> list[Any] | None:
+    """The regions `task` is predicted from, or None when none of them is a prompt yet (no
+    prediction, no job, no media fetched). The task id must be a number: it names folders."""
+    task_id = task.get("id")
+    if isinstance(task_id, bool) or not isinstance(task_id, int):
+        raise RequestError(f"task id {task_id!r} is not a number")
+    regions = prompt_regions(task, context, where=f"task {task_id}")
+    return regions if any(is_prompt(region, schema) for region in regions) else None
 
 
 def prompt_regions(task: Mapping[str, Any], context: object, *, where: str) -> list[Any]:

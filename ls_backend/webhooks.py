@@ -13,12 +13,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from ls_backend.errors import RequestError
-from ls_backend.jobs.model import job_spec
 from ls_backend.jobs.queue import JobQueue
+from ls_backend.jobs.submission import submit_task
 from ls_backend.label_config import parse_label_config
-from ls_backend.label_studio_api import AccessBook, LabelStudioApi, LabelStudioApiError
-from ls_backend.prediction import prompt_regions
-from ls_backend.regions import is_prompt
+from ls_backend.label_studio_api import AccessBook, LabelStudioApiError
 
 log = logging.getLogger(__name__)
 JOB_ACTIONS = frozenset({"ANNOTATION_CREATED", "ANNOTATION_UPDATED"})
@@ -76,12 +74,11 @@ class WebhookIntake:
                 log.exception("webhook for task %s of project %s: bug", task_id, project)
 
     def _submit(self, project: str, task_id: int) -> None:
-        access = self._book.for_project(project)
-        if access is None:
+        api = self._book.api(self._book.for_project(project))
+        if api is None:
             raise RequestError(
                 "cannot read the task back: set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY"
             )
-        api = LabelStudioApi(access)
         task: dict[str, Any] = api.task(task_id)
         if str(task.get("project", project)) != project:
             raise RequestError(f"task {task_id} is not in project {project}")
@@ -89,11 +86,8 @@ class WebhookIntake:
         schema = parse_label_config(config)
         if schema.kind == "image":
             return  # clicks on single images are answered interactively
-        regions = prompt_regions(task, None, where=f"task {task_id}")
-        if not any(is_prompt(region, schema) for region in regions):
-            return
-        spec = job_spec(
-            task, project=project, label_config=config, model_version=self._model_version
+        view = submit_task(
+            self._jobs, task, schema=schema, project=project, model_version=self._model_version
         )
-        view = self._jobs.submit(spec)
-        log.info("webhook: job %s for task %s of project %s", view["id"], task_id, project)
+        if view is not None:
+            log.info("webhook: job %s for task %s of project %s", view["id"], task_id, project)

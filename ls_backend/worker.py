@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         from ls_backend.jobs.interactive_rpc import serve_clicks
         from ls_backend.jobs.rq_queue import connect
         from ls_backend.jobs.rq_worker import WorkerRuntime, install, keep_alive
+        from ls_backend.label_studio_api import LabelStudioApi
         from ls_backend.prediction import Predictor
         from ls_backend.settings import settings_from_env
         from ls_backend.wsgi import make_masks_root, media_resolver
@@ -91,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
     runtime = WorkerRuntime(
         predictor=predictor,
         access=settings.access,
+        api=None if settings.access is None else LabelStudioApi(settings.access),
         connection=connection,
         device=model.device,
         gpu_bytes=model.gpu_bytes,

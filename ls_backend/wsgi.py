@@ -29,7 +29,7 @@ from ls_backend.jobs.embedded import EmbeddedJobs
 from ls_backend.jobs.model import JobControl, JobSpec
 from ls_backend.jobs.queue import Execute
 from ls_backend.jobs.runner import run_job
-from ls_backend.label_studio_api import AccessBook, LabelStudioApi
+from ls_backend.label_studio_api import AccessBook
 from ls_backend.media import MediaResolver
 from ls_backend.model_env import model_args_from_env
 from ls_backend.prediction import Predictor
@@ -93,7 +93,7 @@ def local_execute(predictor: Predictor, book: AccessBook) -> Execute:
             predictor=predictor,
             control=control,
             access=access,
-            sink=None if access is None else LabelStudioApi(access),
+            sink=book.api(access),
             still_current=still_current,
         )
 

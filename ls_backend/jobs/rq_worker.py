@@ -47,6 +47,7 @@ CANCEL_POLL_SECONDS = 0.5
 class WorkerRuntime:
     predictor: Predictor
     access: LabelStudioAccess | None
+    api: LabelStudioApi | None  # made once: its session and access token are reused
     connection: Redis
     device: str
     gpu_bytes: Callable[[], int]
@@ -68,8 +69,10 @@ class _RqControl:
         self._checked = 0.0
 
     def progress(self, done: int, total: int) -> None:
-        self._connection.hset(progress_key(self.job_id), mapping={"done": done, "total": total})
-        self._connection.expire(progress_key(self.job_id), KEEP_SECONDS)
+        with self._connection.pipeline() as pipe:  # one round trip per frame
+            pipe.hset(progress_key(self.job_id), mapping={"done": done, "total": total})
+            pipe.expire(progress_key(self.job_id), KEEP_SECONDS)
+            pipe.execute()
 
     def check_cancelled(self) -> None:
         now = time.monotonic()
@@ -93,7 +96,6 @@ def perform(spec: JobSpec) -> int | None:
     if runtime.worker is not None:  # from the first moment: a worker may die at once
         renew_running_jobs(runtime.worker, runtime.connection)
     control = _RqControl(job, runtime.connection)
-    api = None if runtime.access is None else LabelStudioApi(runtime.access)
     try:
         control.check_cancelled()
         prediction_id = run_job(
@@ -101,7 +103,7 @@ def perform(spec: JobSpec) -> int | None:
             predictor=runtime.predictor,
             control=control,
             access=runtime.access,
-            sink=api,
+            sink=runtime.api,
             still_current=lambda: _still_current(runtime.connection, job.id, spec),
         )
     except JobCancelled:
