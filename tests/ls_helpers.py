@@ -119,25 +119,29 @@ def brush_region(label: str, page: int, mask: np.ndarray) -> dict[str, Any]:
     }
 
 
+def video_keyframe(
+    frame: int, box: tuple[float, float, float, float], *, fps: float
+) -> dict[str, Any]:
+    """One keyframe of a videorectangle: 1-based frame, percent box (x, y, width, height)."""
+    x, y, width, height = box
+    return {
+        "frame": frame,
+        "x": x,
+        "y": y,
+        "width": width,
+        "height": height,
+        "enabled": True,
+        "rotation": 0,
+        "time": (frame - 1) / fps,
+    }
+
+
 def video_region(
     label: str, frames: list[int], *, box: tuple[float, float, float, float], fps: float
 ) -> dict[str, Any]:
     """A videorectangle region as Label Studio saves it: one keyframe per 1-based frame, the
     same percent box (x, y, width, height) on each."""
-    x, y, width, height = box
-    sequence = [
-        {
-            "frame": f,
-            "x": x,
-            "y": y,
-            "width": width,
-            "height": height,
-            "enabled": True,
-            "rotation": 0,
-            "time": (f - 1) / fps,
-        }
-        for f in frames
-    ]
+    sequence = [video_keyframe(f, box, fps=fps) for f in frames]
     return {
         "id": f"{label}-{frames[0]}",
         "from_name": "box",

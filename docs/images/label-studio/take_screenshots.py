@@ -41,7 +41,7 @@ from tests.label_studio_server import (  # noqa: E402
     LabelStudioApi,
     LabelStudioServer,
 )
-from tests.ls_helpers import brush_region  # noqa: E402
+from tests.ls_helpers import brush_region, video_keyframe  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 CONFIGS = REPO / "ls_backend" / "label_configs"
@@ -108,6 +108,16 @@ def running_stack(tmp: Path, media: Path, args: argparse.Namespace) -> Iterator[
         yield Stack(server=server, api=LabelStudioApi(server, timeout=900), backend_url=backend.url)
 
 
+def wait_for_prediction(api: LabelStudioApi, task_id: int, timeout: float = 1800) -> bool:
+    """Frame sequences and videos are background jobs: their prediction comes when done."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if api.predictions(task_id):
+            return True
+        time.sleep(2)
+    return False
+
+
 def frame_sequence_project(stack: Stack, media: Path) -> tuple[int, int]:
     config = (CONFIGS / "frame_sequence.xml").read_text()
     config = config.replace('"car', '"girl').replace('"person', '"pillow')
@@ -150,7 +160,7 @@ def frame_sequence_project(stack: Stack, media: Path) -> tuple[int, int]:
         ],
     )
     api.retrieve_predictions(project, [task["id"]])
-    if not api.predictions(task["id"]):
+    if not wait_for_prediction(api, task["id"]):
         raise RuntimeError("the frame-sequence task got no prediction")
     return project, int(task["id"])
 
@@ -169,17 +179,7 @@ def video_project(stack: Stack, media: Path, video: Path) -> tuple[int, int]:
     (task,) = api.tasks(project)
 
     def keyframe(frame: int, box: tuple[float, float, float, float]) -> dict[str, Any]:
-        x, y, width, height = box
-        return {
-            "frame": frame,
-            "x": x,
-            "y": y,
-            "width": width,
-            "height": height,
-            "enabled": True,
-            "rotation": 0,
-            "time": (frame - 1) / info.fps,
-        }
+        return video_keyframe(frame, box, fps=info.fps)
 
     def region(name: str, label: str, keyframes: list[dict[str, Any]]) -> dict[str, Any]:
         return {
@@ -208,7 +208,7 @@ def video_project(stack: Stack, media: Path, video: Path) -> tuple[int, int]:
         ],
     )
     api.retrieve_predictions(project, [task["id"]])
-    if not api.predictions(task["id"]):
+    if not wait_for_prediction(api, task["id"]):
         raise RuntimeError("the video task got no prediction")
     return project, int(task["id"])
 
