@@ -5,30 +5,23 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from labelme_sam2.cli.model_loading import add_model_arguments
-from labelme_sam2.errors import UserError
+
+ENVIRONMENT = {
+    "model": "LABELME_SAM2_MODEL",
+    "checkpoint": "LABELME_SAM2_CHECKPOINT",
+    "checkpoints_dir": "LABELME_SAM2_CHECKPOINTS_DIR",
+    "device": "LABELME_SAM2_DEVICE",
+    "image_size": "LABELME_SAM2_IMAGE_SIZE",
+}
 
 
 def model_defaults_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
-    """Only the variables that are set, as argparse defaults."""
-    defaults: dict[str, Any] = {}
-    if environ.get("LABELME_SAM2_MODEL"):
-        defaults["model"] = environ["LABELME_SAM2_MODEL"]
-    if environ.get("LABELME_SAM2_CHECKPOINT"):
-        defaults["checkpoint"] = environ["LABELME_SAM2_CHECKPOINT"]
-    if environ.get("LABELME_SAM2_CHECKPOINTS_DIR"):
-        defaults["checkpoints_dir"] = Path(environ["LABELME_SAM2_CHECKPOINTS_DIR"])
-    if environ.get("LABELME_SAM2_DEVICE"):
-        defaults["device"] = environ["LABELME_SAM2_DEVICE"]
-    size = environ.get("LABELME_SAM2_IMAGE_SIZE")
-    if size:
-        if not size.isdigit():
-            raise UserError("LABELME_SAM2_IMAGE_SIZE", f"must be a whole number, not {size!r}")
-        defaults["image_size"] = int(size)
-    return defaults
+    """Only the variables that are set, as argparse defaults. They stay strings: argparse
+    checks string defaults as it checks flags, so a bad value is its usual one-line error."""
+    return {dest: environ[name] for dest, name in ENVIRONMENT.items() if environ.get(name)}
 
 
 def model_args_from_env(environ: Mapping[str, str]) -> argparse.Namespace:

@@ -357,3 +357,23 @@ def test_serve_refuses_a_busy_port_or_an_unmakeable_masks_folder_in_one_line(
     assert main(["serve", "--host", "127.0.0.1", "--port", "0", *masks, *model]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "cannot make the masks folder" in lines[0]
+
+
+def test_worker_refuses_an_unreachable_redis_or_a_bad_model_variable_in_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labelme_sam2.cli.main import main
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = f"redis://127.0.0.1:{closed.getsockname()[1]}/0"
+    assert main(["worker", "--redis", url, "--checkpoint", "random"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and f"{url}: cannot reach Redis" in lines[0]
+
+    monkeypatch.setenv("LABELME_SAM2_IMAGE_SIZE", "abc")  # the worker's default for --image-size
+    with pytest.raises(SystemExit) as exit_:
+        main(["worker", "--redis", url])
+    assert exit_.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.endswith("argument --image-size: invalid int value: 'abc'")
