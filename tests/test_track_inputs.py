@@ -12,6 +12,7 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
+from labelme_sam2.cli.main import build_parser
 from labelme_sam2.cli.track import track_and_write
 from labelme_sam2.errors import InputError
 from labelme_sam2.formats.labelme_json import is_tool_shape
@@ -23,9 +24,9 @@ W, H = 120, 80
 
 
 def options(**overrides) -> argparse.Namespace:
-    values = {"full": False, "shape_format": "mask", "save_masks": True, "video": None}
-    values |= {"fill": "white", "fps": None, **overrides}
-    return argparse.Namespace(**values)
+    """`track`'s own defaults (its parser's), with --as mask --save-masks and `overrides`."""
+    args = build_parser().parse_args(["track", "unused", "--as", "mask", "--save-masks"])
+    return argparse.Namespace(**(vars(args) | overrides))
 
 
 def box_file(label: str, x: float, *, image: str) -> str:
@@ -83,7 +84,7 @@ def test_a_video_with_a_prompts_folder(tmp_path: Path):
 
     track_input = open_track_input(video, prompts_folder=prompts, warn=lambda _: None)
     track_and_write(track_input, tracker=ScriptedTracker(), settings="s",
-                    args=options(video="masked"))  # fmt: skip
+                    args=options(video=["masked"]))  # fmt: skip
 
     written = sorted(p.name for p in prompts.glob("*.json"))
     assert written == sorted(["4.json", *(f"{i:05d}.json" for i in range(12) if i != 4)])

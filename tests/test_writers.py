@@ -18,8 +18,9 @@ from labelme_sam2.formats.labelme_json import TOOL_FLAG, is_tool_shape
 from labelme_sam2.formats.mask_codec import BoundingBox, decode_mask_crop, polygon_to_mask
 from labelme_sam2.labelme_adapter.folder import LabelmeFolder, read_folder
 from labelme_sam2.labelme_adapter.json_writer import LabelmeJsonWriter, ShapeFormat
+from labelme_sam2.render.fills import Fill, fill_masks
 from labelme_sam2.writers.mask_pngs import MaskPngWriter
-from labelme_sam2.writers.masked_video import MaskedVideoWriter, fill_masks
+from labelme_sam2.writers.videos import RenderedVideoWriter, masked_drawer
 from tests.conftest import folder_bytes
 from tests.scripted_tracker import ScriptedTracker, scripted_mask
 
@@ -35,8 +36,11 @@ def track(folder_path: Path, *, shape_format: ShapeFormat = "polygon", extra: bo
             )
         )
         writers.append(
-            MaskedVideoWriter(
-                folder.frames, path=base.with_name("bedroom_masked.mp4"), fill="white", fps=12
+            RenderedVideoWriter(
+                folder.frames,
+                path=base.with_name("bedroom_masked.mp4"),
+                draw=masked_drawer(Fill("white")),
+                fps=12,
             )
         )
     propagate(folder.frames, folder.prompts, tracker=ScriptedTracker(), writers=writers)
@@ -142,7 +146,7 @@ def test_avg_fill_is_each_regions_mean_colour():
     rgb = rng.integers(0, 256, (10, 12, 3), dtype=np.uint8)
     a = np.zeros((10, 12), dtype=bool)
     a[2:5, 3:9] = True
-    filled = fill_masks(rgb, [a, np.zeros_like(a)], fill="avg")
+    filled = fill_masks(rgb, [a, np.zeros_like(a)], fill=Fill("avg"))
     assert np.array_equal(filled[a], np.tile(rgb[a].mean(axis=0).round().astype(np.uint8), (18, 1)))
     assert np.array_equal(filled[~a], rgb[~a])
 

@@ -14,6 +14,8 @@ from typing import Protocol
 
 from labelme_sam2 import __version__
 from labelme_sam2.cli.model_loading import add_model_arguments
+from labelme_sam2.cli.outputs import add_output_arguments
+from labelme_sam2.cli.strobe import add_strobe_parser
 from labelme_sam2.errors import UserError
 from labelme_sam2.models.registry import MODELS
 
@@ -63,29 +65,19 @@ def build_parser(plugins: Sequence[CommandPlugin] = ()) -> argparse.ArgumentPars
         default="polygon",
         help="how masks go into the LabelMe files (default: polygon; mask keeps holes exactly)",
     )
-    track.add_argument(
-        "--save-masks",
-        action="store_true",
-        help="also write FOLDER_masks/ (VIDEO_masks/ for a video): one PNG per frame and a "
-        "folder of PNGs per object",
+    add_output_arguments(track)
+
+    render = commands.add_parser(
+        "render",
+        help="videos, mask layers and pictures from the last `track` run, without the model",
+        description="Write the outputs `track` can write (videos, mask layers, previews, a "
+        "contact sheet) from the masks of the last `track` run on PATH. The model is not "
+        "loaded; PATH's frames and prompts must be as that run left them.",
     )
-    track.add_argument(
-        "--video",
-        choices=["masked"],
-        help="also write FOLDER_masked.mp4 (VIDEO_masked.mp4): the objects filled",
-    )
-    track.add_argument(
-        "--fill",
-        choices=["white", "avg"],
-        default="white",
-        help="fill for --video masked: white, or each object's mean colour (default: white)",
-    )
-    track.add_argument(
-        "--fps",
-        type=float,
-        default=None,
-        help="frame rate of --video (default: the source video's or extract's, else 30)",
-    )
+    render.add_argument("path", type=Path, metavar="PATH", help="what `track` was given")
+    render.add_argument("--prompts", type=Path, default=None, metavar="DIR", help="as for track")
+    add_output_arguments(render)
+    add_strobe_parser(commands)
 
     add_extract_parser(commands)
     for plugin in plugins:
@@ -204,6 +196,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from labelme_sam2.cli.track import run_track
 
             return run_track(args)
+        if args.command == "render":
+            from labelme_sam2.cli.render import run_render
+
+            return run_render(args)
+        if args.command == "strobe":
+            from labelme_sam2.cli.strobe import run_strobe
+
+            return run_strobe(args)
         if args.command == "extract":
             from labelme_sam2.cli.extract import run_extract
 

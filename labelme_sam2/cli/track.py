@@ -7,25 +7,20 @@ A re-run after the user edited some prompts recomputes only the segments those e
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from tqdm import tqdm
 
 from labelme_sam2.cli.console import warn
 from labelme_sam2.cli.model_loading import load_model, resolve_model_choice
+from labelme_sam2.cli.outputs import output_writers
 from labelme_sam2.core.pipeline import FrameWriter, PreviousMasks, propagate
 from labelme_sam2.core.segments import TrackingPlan, fingerprints, plan_changes
 from labelme_sam2.core.tracking import Tracker
 from labelme_sam2.formats.mask_store import RECORD_VERSION, MaskStore, MaskStoreWriter, RunRecord
-from labelme_sam2.labelme_adapter.folder import LabelmeFolder
 from labelme_sam2.labelme_adapter.json_writer import LabelmeJsonWriter
 from labelme_sam2.labelme_adapter.track_input import TrackInput, open_track_input
 from labelme_sam2.models.registry import check_image_size
 from labelme_sam2.writers.by_part import WritersByPart
-from labelme_sam2.writers.mask_pngs import MaskPngWriter
-from labelme_sam2.writers.masked_video import MaskedVideoWriter
-
-DEFAULT_FPS = 30.0
 
 
 def run_track(args: argparse.Namespace) -> int:
@@ -51,7 +46,8 @@ def track_and_write(
     per_part: list[list[FrameWriter]] = []
     for part in track_input.parts:
         json_writers.append(LabelmeJsonWriter(part, shape_format=args.shape_format))
-        per_part.append([json_writers[-1], *_other_writers(part, track_input, args, outputs)])
+        others = output_writers(part, list(track_input.prompts.objects), args, written=outputs)
+        per_part.append([json_writers[-1], *others])
     writers: list[FrameWriter] = [
         WritersByPart(track_input.offsets, per_part),
         MaskStoreWriter(store, record),
@@ -109,28 +105,3 @@ def _plan(
         done_keyframes=set(last["keyframes"]),
     )
     return plan, store.read, record
-
-
-def _other_writers(
-    part: LabelmeFolder, track_input: TrackInput, args: argparse.Namespace, outputs: list[str]
-) -> list[FrameWriter]:
-    writers: list[FrameWriter] = []
-    base: Path = part.output_base
-    if args.save_masks:
-        png_writer = MaskPngWriter(
-            part.frames,
-            list(track_input.prompts.objects),
-            folder=base.with_name(f"{base.name}_masks"),
-        )
-        writers.append(png_writer)
-        outputs.append(f"{png_writer.folder}/")
-    if args.video == "masked":
-        video_writer = MaskedVideoWriter(
-            part.frames,
-            path=base.with_name(f"{base.name}_masked.mp4"),
-            fill=args.fill,
-            fps=args.fps or part.fps or DEFAULT_FPS,
-        )
-        writers.append(video_writer)
-        outputs.append(str(video_writer.path))
-    return writers

@@ -68,9 +68,29 @@ def propagate(
     `previous` (the last run's) elsewhere. Without a plan, the tracker computes everything."""
     plan = plan or TrackingPlan.everything(prompts, frame_count=len(frames))
     started = time.perf_counter()
+    results = tracker.track(frames, prompts, plan=plan)
+    deliver(
+        _merged(results, len(frames), list(prompts.objects), previous),
+        writers=writers,
+        on_frame=on_frame,
+    )
+    return RunSummary(
+        frames=len(frames),
+        objects=len(prompts.objects),
+        recomputed_frames=len(plan.frames()),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def deliver(
+    results: Iterable[FrameMasks],
+    *,
+    writers: Sequence[FrameWriter],
+    on_frame: Callable[[], None] = lambda: None,
+) -> None:
+    """Each result to every writer, then close them all; on any failure, abort them all."""
     try:
-        results = tracker.track(frames, prompts, plan=plan)
-        for result in _merged(results, len(frames), list(prompts.objects), previous):
+        for result in results:
             for writer in writers:
                 writer.write(result)
             on_frame()
@@ -80,12 +100,6 @@ def propagate(
         for writer in writers:
             writer.abort()
         raise
-    return RunSummary(
-        frames=len(frames),
-        objects=len(prompts.objects),
-        recomputed_frames=len(plan.frames()),
-        seconds=time.perf_counter() - started,
-    )
 
 
 def _merged(

@@ -27,6 +27,12 @@ class TrackInput:
     prompts: PromptSet  # frame indices into `frames`
     store_folder: Path  # where the last run's masks are kept (formats/mask_store.py)
 
+    @property
+    def output_base(self) -> Path:
+        """Where outputs of the whole input go, as {output_base}_strobe.png: beside the frame
+        folder or video, or inside the folder of chunk folders."""
+        return self.parts[0].output_base if len(self.parts) == 1 else self.store_folder / "all"
+
     def frames_fingerprint(self) -> str:
         """Changes when any frame file (or the video) is replaced, renamed, added or removed."""
         digest = hashlib.sha256()

@@ -1,0 +1,1 @@
+"""Drawing on frames, torch-free: fills, overlays, prompt previews, strobe pictures, sheets."""

@@ -1,0 +1,74 @@
+"""An H.264 mp4 that browsers play, written frame by frame and moved into place when done."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import imageio_ffmpeg
+import numpy as np
+
+from labelme_sam2.formats.atomic import replace_atomically
+
+
+class H264File:
+    def __init__(self, path: Path, *, fps: float) -> None:
+        self.path = path
+        self._fps = fps
+        self._temp: Path | None = None
+        self._encoder: Generator[Any, Any, None] | None = None
+        self.frames_written = 0
+
+    def add(self, rgb: np.ndarray) -> None:
+        if self._encoder is None:
+            self._encoder = self._start(width=rgb.shape[1], height=rgb.shape[0])
+        self._encoder.send(np.ascontiguousarray(rgb))
+        self.frames_written += 1
+
+    def finish(self) -> None:
+        if self._encoder is None or self._temp is None:
+            raise RuntimeError(f"{self.path}: no frames")
+        self._encoder.close()
+        self._encoder = None
+        replace_atomically(self._temp, self.path)
+
+    def discard(self) -> None:
+        if self._encoder is not None:
+            self._encoder.close()
+            self._encoder = None
+        if self._temp is not None:
+            self._temp.unlink(missing_ok=True)
+
+    def _start(self, *, width: int, height: int) -> Generator[Any, Any, None]:
+        fd, name = tempfile.mkstemp(
+            prefix=f".{self.path.stem}.", suffix=".mp4", dir=self.path.parent
+        )
+        os.close(fd)
+        self._temp = Path(name)
+        encoder = imageio_ffmpeg.write_frames(
+            name,
+            (width, height),
+            fps=self._fps,
+            codec="libx264",
+            pix_fmt_out="yuv420p",
+            macro_block_size=1,
+            quality=None,
+            ffmpeg_log_level="error",
+            # yuv420p needs even sides (an odd one gets a black edge); bitexact keeps re-runs
+            # byte-identical; faststart lets a browser play before the download ends.
+            output_params=[
+                "-crf",
+                "18",
+                "-vf",
+                "pad=ceil(iw/2)*2:ceil(ih/2)*2",
+                "-fflags",
+                "+bitexact",
+                "-movflags",
+                "+faststart",
+            ],
+        )
+        encoder.send(None)
+        return encoder

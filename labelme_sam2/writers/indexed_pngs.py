@@ -1,0 +1,75 @@
+"""FOLDER_davis/: DAVIS-style indexed PNGs, one per frame (pixel value = object index, 0 =
+background, DAVIS's palette), with objects.csv beside them (index, label, group_id).
+
+A pixel holds one object: where masks overlap, the later object (higher index) is written.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from labelme_sam2.core.frames import Frames
+from labelme_sam2.core.prompts import ObjectKey
+from labelme_sam2.core.tracking import FrameMasks
+from labelme_sam2.errors import OutputError
+from labelme_sam2.formats.atomic import write_atomically
+from labelme_sam2.render.colors import davis_palette
+
+TABLE_NAME = "objects.csv"
+
+
+def object_table(objects: Sequence[ObjectKey]) -> bytes:
+    text = io.StringIO()
+    table = csv.writer(text, lineterminator="\n")
+    table.writerow(["index", "label", "group_id"])
+    for index, key in enumerate(objects, start=1):
+        table.writerow([index, key.label, "" if key.group_id is None else key.group_id])
+    return text.getvalue().encode()
+
+
+def index_image(masks: dict[ObjectKey, np.ndarray], objects: Sequence[ObjectKey]) -> np.ndarray:
+    height, width = next(iter(masks.values())).shape
+    indexed = np.zeros((height, width), dtype=np.uint8)
+    for index, key in enumerate(objects, start=1):
+        if key in masks:
+            indexed[masks[key]] = index
+    return indexed
+
+
+def indexed_png_bytes(indexed: np.ndarray) -> bytes:
+    image = Image.fromarray(indexed, mode="P")
+    image.putpalette(davis_palette())
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+class IndexedPngWriter:
+    def __init__(self, frames: Frames, objects: Sequence[ObjectKey], *, folder: Path) -> None:
+        if len(objects) > 255:
+            raise OutputError(folder, f"{len(objects)} objects do not fit an 8-bit indexed PNG")
+        self._frames = frames
+        self._objects = list(objects)
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomically(folder / TABLE_NAME, object_table(self._objects))
+
+    def write(self, result: FrameMasks) -> None:
+        if not result.masks:
+            indexed = np.zeros((self._frames.height, self._frames.width), dtype=np.uint8)
+        else:
+            indexed = index_image(result.masks, self._objects)
+        name = f"{self._frames.stems[result.frame_index]}.png"
+        write_atomically(self.folder / name, indexed_png_bytes(indexed))
+
+    def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass

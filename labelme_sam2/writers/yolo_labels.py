@@ -1,0 +1,76 @@
+"""FOLDER_yolo/: YOLO segmentation labels, labels/<frame>.txt, and data.yaml naming the classes.
+
+Each line is `class x1 y1 x2 y2 ...`, coordinates divided by the frame's width and height. An
+object in several pieces (one arm behind a pole) gives one line per piece; holes are filled,
+since YOLO polygons cannot hold them. A frame with no object visible gets an empty file, which
+YOLO reads as a background image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from labelme_sam2.core.frames import Frames
+from labelme_sam2.core.prompts import ObjectKey
+from labelme_sam2.core.tracking import FrameMasks
+from labelme_sam2.formats.atomic import write_atomically
+from labelme_sam2.formats.mask_codec import mask_to_polygons
+from labelme_sam2.writers.coco_json import label_ids
+
+
+def yolo_lines(mask: np.ndarray, class_id: int) -> list[str]:
+    height, width = mask.shape
+    return [
+        " ".join([str(class_id), *(f"{x / width:.6f} {y / height:.6f}" for x, y in polygon)])
+        for polygon in mask_to_polygons(mask)
+    ]
+
+
+def parse_yolo_line(line: str, *, width: int, height: int) -> tuple[int, list[tuple[float, float]]]:
+    """(class, polygon in pixels) of one label line."""
+    class_id, *values = line.split()
+    numbers = [float(value) for value in values]
+    points = [(x * width, y * height) for x, y in zip(numbers[::2], numbers[1::2], strict=True)]
+    return int(class_id), points
+
+
+def data_yaml(classes: dict[str, int]) -> bytes:
+    names = "\n".join(f"  {class_id}: {_yaml_string(label)}" for label, class_id in classes.items())
+    return (
+        "# YOLO segmentation labels written by labelme-sam2.\n"
+        "# Ultralytics finds a label by swapping images/ for labels/ in the image's path:\n"
+        "# put (or link) the frames in images/ beside labels/.\n"
+        f"path: .\ntrain: images\nval: images\nnames:\n{names}\n"
+    ).encode()
+
+
+def _yaml_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class YoloLabelsWriter:
+    def __init__(self, frames: Frames, objects: Sequence[ObjectKey], *, folder: Path) -> None:
+        self._frames = frames
+        self._objects = list(objects)
+        self._classes = label_ids(self._objects, start=0)
+        self.folder = folder
+        (folder / "labels").mkdir(parents=True, exist_ok=True)
+        write_atomically(folder / "data.yaml", data_yaml(self._classes))
+
+    def write(self, result: FrameMasks) -> None:
+        lines: list[str] = []
+        for key in self._objects:
+            if key in result.masks:
+                lines += yolo_lines(result.masks[key], self._classes[key.label])
+        name = f"{self._frames.stems[result.frame_index]}.txt"
+        text = "".join(f"{line}\n" for line in lines)
+        write_atomically(self.folder / "labels" / name, text.encode())
+
+    def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
