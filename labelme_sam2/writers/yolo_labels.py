@@ -30,10 +30,14 @@ def yolo_lines(mask: np.ndarray, class_id: int) -> list[str]:
 
 
 def parse_yolo_line(line: str, *, width: int, height: int) -> tuple[int, list[tuple[float, float]]]:
-    """(class, polygon in pixels) of one label line."""
+    """(class, polygon in pixels) of one label line. Vertices are whole pixels, so they are
+    rounded back: 6 decimals leave 122.9995 for 123, which a rasteriser may put a pixel off."""
     class_id, *values = line.split()
     numbers = [float(value) for value in values]
-    points = [(x * width, y * height) for x, y in zip(numbers[::2], numbers[1::2], strict=True)]
+    points = [
+        (float(round(x * width)), float(round(y * height)))
+        for x, y in zip(numbers[::2], numbers[1::2], strict=True)
+    ]
     return int(class_id), points
 
 
