@@ -12,5 +12,10 @@ model=${MODEL:-sam2.1_hiera_tiny}
 rm -rf demo-output/bedroom
 mkdir -p demo-output
 cp -r examples/bedroom demo-output/bedroom
-.venv/bin/labelme-sam2 track demo-output/bedroom --model "$model" --save-masks --video masked
-echo "demo: open demo-output/bedroom in labelme, or play demo-output/bedroom_masked.mp4" >&2
+.venv/bin/labelme-sam2 track demo-output/bedroom --model "$model" --video overlay --previews \
+  --contact-sheet --export png,davis,coco
+# The rest comes from the kept masks: no model.
+.venv/bin/labelme-sam2 render demo-output/bedroom --video masked --fill blur --side-by-side
+.venv/bin/labelme-sam2 strobe demo-output/bedroom --frames 0,10,20 --highlight 30:orange
+echo "demo: open demo-output/bedroom in labelme, or look at demo-output/bedroom_overlay.mp4," \
+  "bedroom_masked.mp4, bedroom_contact.png, bedroom_strobe.png, bedroom_prompts/" >&2
