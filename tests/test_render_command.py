@@ -78,3 +78,12 @@ def test_unknown_export_kind_is_one_argparse_line(bedroom: Path, capsys, kind):
     with pytest.raises(SystemExit):
         main(["render", str(bedroom), "--export", kind])
     assert "use png, davis, coco, yolo" in capsys.readouterr().err
+
+
+def test_unreadable_stored_masks_are_one_line(bedroom: Path, capsys):
+    track_with_outputs(bedroom)
+    damaged = bedroom / ".labelme-sam2" / "masks" / "000005.bin"
+    damaged.write_bytes(damaged.read_bytes()[:-40])
+    assert main(["render", str(bedroom), "--export", "davis"]) == 2
+    assert "cannot read the masks of frame 5" in one_error(capsys)
+    assert not (bedroom.parent / "bedroom_davis" / "00005.png").exists()

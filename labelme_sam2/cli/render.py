@@ -23,14 +23,14 @@ def run_render(args: argparse.Namespace) -> int:
             args.path, "nothing to render: ask for --video, --export, --previews or --contact-sheet"
         )
     track_input = open_track_input(args.path, prompts_folder=args.prompts, warn=warn)
-    store = open_stored_masks(track_input)
+    read_masks = open_stored_masks(track_input)
     objects = list(track_input.prompts.objects)
     written: list[str] = []
     per_part: list[list[FrameWriter]] = [
         output_writers(part, objects, args, written=written) for part in track_input.parts
     ]
     frames = track_input.frames
-    results = (FrameMasks(i, store.read(i)) for i in range(len(frames)))
+    results = (FrameMasks(i, read_masks(i)) for i in range(len(frames)))
     with tqdm(total=len(frames), unit="frame", desc="rendering", disable=None) as bar:
         deliver(
             results, writers=[WritersByPart(track_input.offsets, per_part)], on_frame=bar.update

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Callable
+
+import numpy as np
+
+from labelme_sam2.core.prompts import ObjectKey
 from labelme_sam2.core.segments import TrackingPlan, fingerprints
 from labelme_sam2.errors import InputError
 from labelme_sam2.formats.mask_store import STORE_DIR, MaskStore
 from labelme_sam2.labelme_adapter.track_input import TrackInput
 
+StoredMasks = Callable[[int], dict[ObjectKey, np.ndarray]]
 
-def open_stored_masks(track_input: TrackInput) -> MaskStore:
-    """The store, once it is sure to hold every frame's masks for these frames and prompts;
-    InputError saying to run `track` otherwise."""
+
+def open_stored_masks(track_input: TrackInput) -> StoredMasks:
+    """A reader of the stored masks by frame, once the store is sure to hold every frame's
+    masks for these frames and prompts; InputError saying to run `track` otherwise."""
     where = track_input.store_folder
     store = MaskStore(where)
     record = store.record()
@@ -35,4 +43,15 @@ def open_stored_masks(track_input: TrackInput) -> MaskStore:
             "the prompts changed since the last `labelme-sam2 track`: run it again (it "
             "recomputes only what the changes affect)",
         )
-    return store
+
+    def read(frame_index: int) -> dict[ObjectKey, np.ndarray]:
+        try:
+            return store.read(frame_index)
+        except (OSError, ValueError, zlib.error) as error:
+            raise InputError(
+                store.folder,
+                f"cannot read the masks of frame {frame_index} ({error}); is `track` running? "
+                "Run `labelme-sam2 track` again",
+            ) from error
+
+    return read

@@ -83,7 +83,7 @@ def run_strobe(args: argparse.Namespace) -> int:
     if not args.frames and not args.highlight:
         raise InputError(args.path, "no frames chosen: give --frames and/or --highlight")
     track_input = open_track_input(args.path, prompts_folder=args.prompts, warn=warn)
-    store = open_stored_masks(track_input)
+    read_masks = open_stored_masks(track_input)
     frames = track_input.frames
     highlights: dict[int, RGB] = dict(args.highlight)
     chosen = sorted(set(args.frames) | set(highlights))
@@ -95,7 +95,7 @@ def run_strobe(args: argparse.Namespace) -> int:
     keys = _chosen_objects(track_input, args.objects)
 
     def objects_on(frame_index: int) -> np.ndarray:
-        masks = store.read(frame_index)
+        masks = read_masks(frame_index)
         union = np.zeros((frames.height, frames.width), dtype=bool)
         for key in keys:
             union |= masks[key]
