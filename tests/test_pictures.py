@@ -89,8 +89,12 @@ def test_strobe_command_from_tracked_masks(bedroom: Path, capsys):
     picture = np.asarray(Image.open(bedroom.parent / "bedroom_strobe.png"))
     assert picture.shape == (540, 960, 3)
     assert tuple(picture[5, 5]) == (7, 7, 7)  # no object there at those frames
-    assert main([*args, "--out", str(bedroom.parent / "s.jpg")]) == 0  # clean plate
+    assert main([*args, "--background", "plate", "--out", str(bedroom.parent / "s.jpg")]) == 0
     assert Image.open(bedroom.parent / "s.jpg").size == (960, 540)
+    assert main(args) == 0  # over frame 14, the last chosen: unchanged where no object is
+    default = np.asarray(Image.open(bedroom.parent / "bedroom_strobe.png")).astype(int)
+    last = np.asarray(Image.open(bedroom / "00014.jpg").convert("RGB")).astype(int)
+    assert np.array_equal(default[5:40, 5:40], last[5:40, 5:40])
 
 
 @pytest.mark.parametrize(

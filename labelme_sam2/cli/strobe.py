@@ -50,11 +50,11 @@ def add_strobe_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
     )
     strobe.add_argument(
         "--background",
-        type=Path,
         default=None,
-        metavar="FILE",
-        help="an image the size of the frames (default: a clean plate, the median of "
-        f"{PLATE_SAMPLES} evenly spaced frames over the pixels no object covers)",
+        metavar="FILE|plate",
+        help="an image the size of the frames; or `plate`: the median of "
+        f"{PLATE_SAMPLES} evenly spaced frames over the pixels no object covers (the empty "
+        "scene, for a still camera) (default: the last chosen frame)",
     )
     strobe.add_argument(
         "--objects",
@@ -101,13 +101,17 @@ def run_strobe(args: argparse.Namespace) -> int:
             union |= masks[key]
         return union
 
-    if args.background is not None:
-        background = _background_file(args.background, width=frames.width, height=frames.height)
-    else:
+    if args.background == "plate":
         samples = evenly_spaced(PLATE_SAMPLES, frame_count=len(frames))
         background = clean_plate(
             [frames.read_rgb(i) for i in samples], [objects_on(i) for i in samples]
         )
+    elif args.background is not None:
+        background = _background_file(
+            Path(args.background), width=frames.width, height=frames.height
+        )
+    else:  # a real frame stays sharp when the camera moves, which a plate does not
+        background = frames.read_rgb(chosen[-1])
     layers = [StrobeLayer(i, frames.read_rgb(i), objects_on(i), highlights.get(i)) for i in chosen]
     picture = compose_strobe(background, layers, ghost_alpha=args.ghost_alpha)
     out = args.out or _default_path(track_input)
