@@ -61,7 +61,8 @@ CHANGED_LEVEL = 10  # grey levels: a pixel changed from the last frame, camera m
 PLATE_SAMPLES = 15  # frames whose median is a still camera's empty scene
 STILL_CAMERA = 0.12  # a camera is still when frames differ from that median this little
 SCENE_LEVEL = 12  # colour levels: a pixel this close to the empty scene is background
-OBJECT_LEVEL = 25  # and one this far from it is something that is not in the empty scene
+OBJECT_LEVEL = 40  # and one this far from it is something that is not in the empty scene
+SHADOW_TINT = 0.06  # a darker pixel whose colour ratios to the scene differ less is shadow
 SCENE_WEIGHT = 10  # how much GrabCut weighs that distance against the colours
 
 Polyline = tuple[tuple[float, float], ...]
@@ -142,12 +143,7 @@ class GrabCutStandIn:
     ) -> Iterator[FrameMasks]:
         plan = plan or TrackingPlan.everything(prompts, frame_count=len(frames))
         keys: list[ObjectKey] = list(prompts.objects)
-        wanted: dict[int, set[ObjectKey]] = {}
-        for key, frame_index in plan.keyframes:
-            wanted.setdefault(frame_index, set()).add(key)
-        for segment in plan.segments:
-            for frame_index in segment.frames:
-                wanted.setdefault(frame_index, set()).add(segment.key)
+        wanted = plan.objects_by_frame()
         if not wanted:
             return
         # Every object on every frame, whatever the plan asks: a stand-in need not keep SAM 2's
@@ -291,7 +287,7 @@ class GrabCutStandIn:
         trimap[band] = GC_PR_BGD
         trimap[predicted] = GC_PR_FGD
         if scene is not None:
-            trimap[band & (scene > OBJECT_LEVEL)] = GC_PR_FGD
+            trimap[_dilate(predicted, r) & (scene > OBJECT_LEVEL)] = GC_PR_FGD
         trimap[_erode(predicted, CORE * r)] = GC_FGD
         if scene is not None:
             trimap[(scene < SCENE_LEVEL) & (trimap != GC_FGD)] = GC_BGD
@@ -360,10 +356,17 @@ def _with_scene(image: np.ndarray, scene: np.ndarray) -> np.ndarray:
 
 
 def _difference(image: np.ndarray, plate: np.ndarray) -> np.ndarray:
-    """How far each pixel is from the empty scene: the largest channel difference, uint8."""
-    a = cv2.GaussianBlur(image, (3, 3), 0).astype(np.int16)
-    b = cv2.GaussianBlur(plate, (3, 3), 0).astype(np.int16)
-    return np.abs(a - b).max(axis=2).astype(np.uint8)
+    """How far each pixel is from the empty scene: the largest channel difference (uint8),
+    nought where the pixel is only that scene in shadow (darker, same colour)."""
+    a = cv2.GaussianBlur(image, (3, 3), 0).astype(np.float32)
+    b = cv2.GaussianBlur(plate, (3, 3), 0).astype(np.float32)
+    difference = np.abs(a - b).max(axis=2)
+    ratio = (a + 1) / (b + 1)
+    brightness = ratio.mean(axis=2)
+    tint = np.abs(ratio - brightness[..., None]).max(axis=2)
+    shadow = (brightness > 0.3) & (brightness < 0.95) & (tint < SHADOW_TINT)
+    difference[shadow] = 0
+    return np.minimum(difference, 255).astype(np.uint8)
 
 
 def _changed(gray: np.ndarray, neighbour: np.ndarray, flow: np.ndarray) -> np.ndarray:

@@ -43,12 +43,7 @@ class ScriptedTracker:
         self.calls += 1
         plan = plan or TrackingPlan.everything(prompts, frame_count=len(frames))
         keys: list[ObjectKey] = list(prompts.objects)
-        wanted: dict[int, set[ObjectKey]] = {}
-        for key, frame_index in plan.keyframes:
-            wanted.setdefault(frame_index, set()).add(key)
-        for segment in plan.segments:
-            for frame_index in segment.frames:
-                wanted.setdefault(frame_index, set()).add(segment.key)
+        wanted = plan.objects_by_frame()
         for frame_index in sorted(wanted):
             self.object_frames += len(wanted[frame_index])
             yield FrameMasks(

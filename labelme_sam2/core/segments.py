@@ -69,6 +69,16 @@ class TrackingPlan:
         """How many (object, frame) masks this plan computes."""
         return len(self.keyframes) + sum(len(s.frames) for s in self.segments)
 
+    def objects_by_frame(self) -> dict[int, set[ObjectKey]]:
+        """For each frame this plan gives a mask on, the objects it gives one for."""
+        wanted: dict[int, set[ObjectKey]] = {}
+        for key, frame_index in self.keyframes:
+            wanted.setdefault(frame_index, set()).add(key)
+        for segment in self.segments:
+            for frame_index in segment.frames:
+                wanted.setdefault(frame_index, set()).add(segment.key)
+        return wanted
+
     def frames(self) -> set[int]:
         """The frames this plan gives a mask on, for at least one object."""
         covered = {frame for _, frame in self.keyframes}
