@@ -62,7 +62,8 @@ PLATE_SAMPLES = 15  # frames whose median is a still camera's empty scene
 STILL_CAMERA = 0.12  # a camera is still when frames differ from that median this little
 SCENE_LEVEL = 12  # colour levels: a pixel this close to the empty scene is background
 OBJECT_LEVEL = 40  # and one this far from it is something that is not in the empty scene
-SHADOW_TINT = 0.06  # a darker pixel whose colour ratios to the scene differ less is shadow
+SHADOW_TINT = 0.06  # a darker pixel whose colour ratios to the scene differ less is shadow,
+SHADOW_DARKEST = 0.8  # if it is at most this bright relative to the scene (pale fur is not)
 SCENE_WEIGHT = 10  # how much GrabCut weighs that distance against the colours
 
 Polyline = tuple[tuple[float, float], ...]
@@ -364,7 +365,7 @@ def _difference(image: np.ndarray, plate: np.ndarray) -> np.ndarray:
     ratio = (a + 1) / (b + 1)
     brightness = ratio.mean(axis=2)
     tint = np.abs(ratio - brightness[..., None]).max(axis=2)
-    shadow = (brightness > 0.3) & (brightness < 0.95) & (tint < SHADOW_TINT)
+    shadow = (brightness > 0.3) & (brightness < SHADOW_DARKEST) & (tint < SHADOW_TINT)
     difference[shadow] = 0
     return np.minimum(difference, 255).astype(np.uint8)
 
@@ -450,7 +451,13 @@ def _grabcut(
     if model is None:
         cv2.grabCut(region, crop, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
     else:
-        cv2.grabCut(region, crop, None, bgd, fgd, 0, cv2.GC_INIT_WITH_MASK)  # models only
+        # The background model from the sure background only: the band the object may grow
+        # into holds as much object as background.
+        learn = np.where(crop == GC_PR_BGD, GC_PR_FGD, crop).astype(np.uint8)
+        if (learn == GC_BGD).any():
+            cv2.grabCut(region, learn, None, bgd, fgd, 0, cv2.GC_INIT_WITH_MASK)
+        else:
+            cv2.grabCut(region, crop.copy(), None, bgd, fgd, 0, cv2.GC_INIT_WITH_MASK)
         fgd = model.copy()
         cv2.grabCut(region, crop, None, bgd, fgd, 1, cv2.GC_EVAL_FREEZE_MODEL)
     result[y0:y1, x0:x1] = (crop == GC_FGD) | (crop == GC_PR_FGD)
@@ -596,6 +603,10 @@ BEDROOM_HINTS: Hints = {
             ),
         ),
         180: Hint(box=(305, 10, 515, 365)),
+        193: Hint(
+            box=(298, 0, 495, 445),
+            bg=(((470, 350), (530, 360)), ((398, 330), (412, 370)), ((395, 398), (418, 410))),
+        ),
     },
     "boy": {
         106: Hint(box=(85, 225, 215, 465)),

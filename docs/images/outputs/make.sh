@@ -12,7 +12,7 @@ cli=.venv/bin/labelme-sam2
 
 $cli render "$work/bedroom" --video overlay --previews --contact-sheet --export davis
 $cli render "$work/bedroom" --video masked --fill blur --side-by-side
-$cli strobe "$work/dog" --frames 0,12,24 --highlight 36:orange,50:red --background plate \
+$cli strobe "$work/dog" --frames 0,12,24 --highlight 36:orange \
   --out "$here/strobe.jpg"
 cp "$work/bedroom_davis/00060.png" "$here/davis.png"
 .venv/bin/python -c 'import sys; from PIL import Image; Image.open(sys.argv[1]).save(sys.argv[2], quality=88)' \
