@@ -10,6 +10,7 @@ import pytest
 
 from labelme_sam2.cli import model_loading
 from labelme_sam2.cli.main import main
+from labelme_sam2.core.frames import FrameSequence
 from tests.conftest import folder_bytes, shape
 from tests.outputs_helpers import track_with_outputs
 
@@ -87,3 +88,18 @@ def test_unreadable_stored_masks_are_one_line(bedroom: Path, capsys):
     assert main(["render", str(bedroom), "--export", "davis"]) == 2
     assert "cannot read the masks of frame 5" in one_error(capsys)
     assert not (bedroom.parent / "bedroom_davis" / "00005.png").exists()
+
+
+def test_writers_of_one_frame_decode_it_once(bedroom: Path, monkeypatch):
+    track_with_outputs(bedroom)
+    reads: list[int] = []
+    decode = FrameSequence.read_rgb
+
+    def counted(self, index):
+        reads.append(index)
+        return decode(self, index)
+
+    monkeypatch.setattr(FrameSequence, "read_rgb", counted)
+    flags = ["--video", "masked", "--video", "overlay", "--previews", "--contact-sheet", "20"]
+    assert main(["render", str(bedroom), *flags]) == 0
+    assert reads == list(range(20))  # four writers draw on every frame

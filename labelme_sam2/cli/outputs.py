@@ -9,6 +9,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
+from labelme_sam2.core.frames import LastFrameKept
 from labelme_sam2.core.pipeline import FrameWriter
 from labelme_sam2.core.prompts import ObjectKey
 from labelme_sam2.labelme_adapter.folder import LabelmeFolder
@@ -107,23 +108,26 @@ def output_writers(
     def beside(suffix: str) -> Path:
         return base.with_name(f"{base.name}{suffix}")
 
-    frames = part.frames
+    frames = LastFrameKept(part.frames)
     writers: list[FrameWriter] = []
 
-    def add(writer: FrameWriter, path: Path) -> None:
+    def add(writer: FrameWriter, path: Path, *, folder: bool = False) -> None:
         writers.append(writer)
-        written.append(f"{path}/" if not path.suffix else str(path))
+        written.append(f"{path}/" if folder else str(path))
 
     layers = set(args.export) | ({"png"} if args.save_masks else set())
     if "png" in layers:
-        add(MaskPngWriter(frames, list(objects), folder=beside("_masks")), beside("_masks"))
+        folder = beside("_masks")
+        add(MaskPngWriter(frames, list(objects), folder=folder), folder, folder=True)
     if "davis" in layers:
-        add(IndexedPngWriter(frames, objects, folder=beside("_davis")), beside("_davis"))
+        folder = beside("_davis")
+        add(IndexedPngWriter(frames, objects, folder=folder), folder, folder=True)
     if "coco" in layers:
         path = beside("_coco.json")
         add(CocoJsonWriter(frames, objects, path=path, image_names=part.image_names), path)
     if "yolo" in layers:
-        add(YoloLabelsWriter(frames, objects, folder=beside("_yolo")), beside("_yolo"))
+        folder = beside("_yolo")
+        add(YoloLabelsWriter(frames, objects, folder=folder), folder, folder=True)
     fps = args.fps or part.fps or DEFAULT_FPS
     for kind in dict.fromkeys(args.video):
         draw = masked_drawer(args.fill) if kind == "masked" else overlay_drawer(objects)
@@ -134,7 +138,7 @@ def output_writers(
         add(video, path)
     if args.previews and part.prompts.objects:
         folder = beside("_prompts")
-        add(PromptPreviewWriter(frames, objects, part.prompts, folder=folder), folder)
+        add(PromptPreviewWriter(frames, objects, part.prompts, folder=folder), folder, folder=True)
     if args.contact_sheet:
         path = beside("_contact.png")
         add(ContactSheetWriter(frames, objects, path=path, tiles=args.contact_sheet), path)
