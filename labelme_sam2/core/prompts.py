@@ -41,6 +41,15 @@ def file_safe_names(keys: list[ObjectKey]) -> dict[ObjectKey, str]:
     return names
 
 
+def label_ids(objects: list[ObjectKey], *, start: int) -> dict[str, int]:
+    """One class id per distinct label, in tracking order from `start` (COCO 1, YOLO 0): two
+    objects labelled `person` are two instances of one class."""
+    ids: dict[str, int] = {}
+    for key in objects:
+        ids.setdefault(key.label, start + len(ids))
+    return ids
+
+
 NEGATIVE_SUFFIX = "_neg"
 
 

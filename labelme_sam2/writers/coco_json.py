@@ -15,19 +15,11 @@ from typing import Any
 
 from labelme_sam2 import __version__
 from labelme_sam2.core.frames import Frames
-from labelme_sam2.core.prompts import ObjectKey
+from labelme_sam2.core.prompts import ObjectKey, label_ids
 from labelme_sam2.core.tracking import FrameMasks
 from labelme_sam2.formats.atomic import write_atomically
 from labelme_sam2.formats.coco_rle import encode_rle
 from labelme_sam2.formats.mask_codec import bounding_box
-
-
-def label_ids(objects: Sequence[ObjectKey], *, start: int) -> dict[str, int]:
-    """One id per distinct label, in tracking order from `start` (COCO 1, YOLO 0)."""
-    ids: dict[str, int] = {}
-    for key in objects:
-        ids.setdefault(key.label, start + len(ids))
-    return ids
 
 
 class CocoJsonWriter:

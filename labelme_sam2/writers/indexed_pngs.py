@@ -22,6 +22,7 @@ from labelme_sam2.formats.atomic import write_atomically
 from labelme_sam2.render.colors import davis_palette
 
 TABLE_NAME = "objects.csv"
+PALETTE = davis_palette()  # built once, not per frame
 
 
 def object_table(objects: Sequence[ObjectKey]) -> bytes:
@@ -44,7 +45,7 @@ def index_image(masks: dict[ObjectKey, np.ndarray], objects: Sequence[ObjectKey]
 
 def indexed_png_bytes(indexed: np.ndarray) -> bytes:
     image = Image.fromarray(indexed, mode="P")
-    image.putpalette(davis_palette())
+    image.putpalette(PALETTE)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()

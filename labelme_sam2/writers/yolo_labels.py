@@ -14,11 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from labelme_sam2.core.frames import Frames
-from labelme_sam2.core.prompts import ObjectKey
+from labelme_sam2.core.prompts import ObjectKey, label_ids
 from labelme_sam2.core.tracking import FrameMasks
 from labelme_sam2.formats.atomic import write_atomically
 from labelme_sam2.formats.mask_codec import mask_to_polygons
-from labelme_sam2.writers.coco_json import label_ids
 
 
 def yolo_lines(mask: np.ndarray, class_id: int) -> list[str]:
