@@ -1,4 +1,5 @@
-"""The masks of the last `track` run, for commands that draw from them without the model."""
+"""The record of a `track` run for these frames and prompts, and the last run's masks for
+commands that draw from them without the model."""
 
 from __future__ import annotations
 
@@ -10,10 +11,32 @@ import numpy as np
 from labelme_sam2.core.prompts import ObjectKey
 from labelme_sam2.core.segments import TrackingPlan, fingerprints
 from labelme_sam2.errors import InputError
-from labelme_sam2.formats.mask_store import STORE_DIR, MaskStore
+from labelme_sam2.formats.mask_store import RECORD_VERSION, STORE_DIR, MaskStore, RunRecord
 from labelme_sam2.labelme_adapter.track_input import TrackInput
 
 StoredMasks = Callable[[int], dict[ObjectKey, np.ndarray]]
+
+
+def run_record(track_input: TrackInput, *, settings: str) -> RunRecord:
+    """The record a run over every segment of these frames and prompts leaves."""
+    frames, prompts = track_input.frames, track_input.prompts
+    everything = TrackingPlan.everything(prompts, frame_count=len(frames))
+    segments, keyframes = fingerprints(everything, prompts)
+    return RunRecord(
+        version=RECORD_VERSION,
+        settings=settings,
+        frames=[len(frames), frames.width, frames.height],
+        frames_fingerprint=track_input.frames_fingerprint(),
+        segments=segments,
+        keyframes=keyframes,
+    )
+
+
+def holds_these_frames(store: MaskStore, last: RunRecord, now: RunRecord) -> bool:
+    """Whether the store's masks (from run `last`) are of the frames of run `now`, every one."""
+    return (
+        (last["frames"], last["frames_fingerprint"]) == (now["frames"], now["frames_fingerprint"])
+    ) and store.has_frames(now["frames"][0])
 
 
 def open_stored_masks(track_input: TrackInput) -> StoredMasks:
@@ -21,23 +44,19 @@ def open_stored_masks(track_input: TrackInput) -> StoredMasks:
     masks for these frames and prompts; InputError saying to run `track` otherwise."""
     where = track_input.store_folder
     store = MaskStore(where)
-    record = store.record()
-    if record is None:
+    last = store.record()
+    if last is None:
         raise InputError(
             where, f"no finished tracking run here ({STORE_DIR}/run.json): run `labelme-sam2 track`"
         )
-    frames = track_input.frames
-    if (
-        record["frames"] != [len(frames), frames.width, frames.height]
-        or record["frames_fingerprint"] != track_input.frames_fingerprint()
-        or not store.has_frames(len(frames))
-    ):
+    now = run_record(track_input, settings=last["settings"])
+    if not holds_these_frames(store, last, now):
         raise InputError(
             where, "the frames changed (or moved) since the last `labelme-sam2 track`: run it again"
         )
-    everything = TrackingPlan.everything(track_input.prompts, frame_count=len(frames))
-    segments, keyframes = fingerprints(everything, track_input.prompts)
-    if set(segments) != set(record["segments"]) or set(keyframes) != set(record["keyframes"]):
+    if set(now["segments"]) != set(last["segments"]) or set(now["keyframes"]) != set(
+        last["keyframes"]
+    ):
         raise InputError(
             where,
             "the prompts changed since the last `labelme-sam2 track`: run it again (it "

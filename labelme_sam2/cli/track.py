@@ -13,10 +13,11 @@ from tqdm import tqdm
 from labelme_sam2.cli.console import warn
 from labelme_sam2.cli.model_loading import load_model, resolve_model_choice
 from labelme_sam2.cli.outputs import output_writers
+from labelme_sam2.cli.stored_masks import holds_these_frames, run_record
 from labelme_sam2.core.pipeline import FrameWriter, PreviousMasks, propagate
-from labelme_sam2.core.segments import TrackingPlan, fingerprints, plan_changes
+from labelme_sam2.core.segments import TrackingPlan, plan_changes
 from labelme_sam2.core.tracking import Tracker
-from labelme_sam2.formats.mask_store import RECORD_VERSION, MaskStore, MaskStoreWriter, RunRecord
+from labelme_sam2.formats.mask_store import MaskStore, MaskStoreWriter, RunRecord
 from labelme_sam2.labelme_adapter.json_writer import LabelmeJsonWriter
 from labelme_sam2.labelme_adapter.track_input import TrackInput, open_track_input
 from labelme_sam2.models.registry import check_image_size
@@ -76,27 +77,15 @@ def _plan(
 ) -> tuple[TrackingPlan, PreviousMasks | None, RunRecord]:
     """What to compute, where the rest comes from, and the record this run will leave."""
     frames, prompts = track_input.frames, track_input.prompts
-    stems = track_input.frames_fingerprint()
-    size = [len(frames), frames.width, frames.height]
+    record = run_record(track_input, settings=settings)
     everything = TrackingPlan.everything(prompts, frame_count=len(frames))
-    segments, keyframes = fingerprints(everything, prompts)
-    record = RunRecord(
-        version=RECORD_VERSION,
-        settings=settings,
-        frames=size,
-        frames_fingerprint=stems,
-        segments=segments,
-        keyframes=keyframes,
-    )
     last = store.record()
-    reusable = (
-        not full
-        and last is not None
-        and store.has_frames(len(frames))
-        and (last["settings"], last["frames"], last["frames_fingerprint"])
-        == (settings, size, stems)
-    )
-    if not reusable or last is None:
+    if (
+        full
+        or last is None
+        or last["settings"] != settings
+        or not holds_these_frames(store, last, record)
+    ):
         return everything, None, record
     plan = plan_changes(
         prompts,
