@@ -104,6 +104,7 @@ def test_strobe_command_from_tracked_masks(bedroom: Path, capsys):
         (["--frames", "2", "--objects", "cat"], "no tracked object labelled 'cat'"),
         (["--frames", "2", "--background", "missing.png"], "missing.png: cannot decode image"),
         ([], "no frames chosen"),
+        (["--frames", "2", "--out", "s.gif"], "s.gif: the picture must be .png or .jpg"),
     ],
 )
 def test_strobe_bad_requests_are_one_line(bedroom: Path, capsys, extra, problem):

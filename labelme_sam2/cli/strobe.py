@@ -93,6 +93,8 @@ def run_strobe(args: argparse.Namespace) -> int:
             args.path, f"frame {beyond[0]} is beyond the last frame ({len(frames) - 1})"
         )
     keys = _chosen_objects(track_input, args.objects)
+    out = args.out or _default_path(track_input)
+    kind = _image_format(out)  # refused before any frame is read
 
     def objects_on(frame_index: int) -> np.ndarray:
         masks = read_masks(frame_index)
@@ -114,8 +116,7 @@ def run_strobe(args: argparse.Namespace) -> int:
         background = frames.read_rgb(chosen[-1])
     layers = [StrobeLayer(i, frames.read_rgb(i), objects_on(i), highlights.get(i)) for i in chosen]
     picture = compose_strobe(background, layers, ghost_alpha=args.ghost_alpha)
-    out = args.out or _default_path(track_input)
-    write_atomically(out, _image_bytes(picture, out))
+    write_atomically(out, _image_bytes(picture, kind=kind))
     print(f"wrote {out}: {len(chosen)} frames of {', '.join(k.display_name for k in keys)}")
     return 0
 
@@ -148,10 +149,14 @@ def _default_path(track_input: TrackInput) -> Path:
     return base.with_name(f"{base.name}_strobe.png")
 
 
-def _image_bytes(rgb: np.ndarray, path: Path) -> bytes:
+def _image_format(path: Path) -> str:
     kind = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}.get(path.suffix.lower())
     if kind is None:
         raise InputError(path, "the picture must be .png or .jpg")
+    return kind
+
+
+def _image_bytes(rgb: np.ndarray, *, kind: str) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(rgb, mode="RGB").save(buffer, format=kind, quality=95)
     return buffer.getvalue()
