@@ -32,6 +32,17 @@ KINDS = {
     "coco": ["--export", "coco"],
     "yolo": ["--export", "yolo"],
     "contact sheet": ["--contact-sheet"],
+    # One decode per frame shared by every writer (core.frames.LastFrameKept).
+    "overlay + masked + previews + contact sheet + davis": [
+        "--video",
+        "overlay",
+        "--video",
+        "masked",
+        "--previews",
+        "--contact-sheet",
+        "--export",
+        "davis",
+    ],
 }
 
 
