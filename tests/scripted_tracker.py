@@ -54,3 +54,19 @@ class ScriptedTracker:
                     if key in wanted[frame_index]
                 },
             )
+
+
+def use_scripted_model(monkeypatch) -> ScriptedTracker:
+    """`labelme-sam2 track` runs with the scripted tracker in place of SAM 2."""
+    from labelme_sam2.cli import track
+    from labelme_sam2.cli.model_loading import LoadedModel
+    from labelme_sam2.models.registry import ModelChoice
+
+    tracker = ScriptedTracker()
+    choice = ModelChoice(config="scripted", checkpoint=None, label="scripted")
+    model = LoadedModel(
+        tracker=tracker, choice=choice, device="cpu", image_size=256, settings="scripted"
+    )
+    monkeypatch.setattr(track, "resolve_model_choice", lambda args: choice)
+    monkeypatch.setattr(track, "load_model", lambda choice, args: model)
+    return tracker

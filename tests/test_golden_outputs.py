@@ -1,0 +1,92 @@
+"""Every output of the README's commands, hashed: the library-API rework (issue 13) must not
+change one byte of what users get.
+
+The expectation (tests/golden/outputs.json) was made before that rework, with the scripted
+tracker standing in for SAM 2 (random weights are not the same on every CPU). Regenerate it
+only for an intended change of output: LABELME_SAM2_UPDATE_GOLDEN=1 pytest this file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from labelme_sam2.cli.main import main
+from tests.conftest import REPO, copy_bedroom
+from tests.scripted_tracker import use_scripted_model
+
+GOLDEN = Path(__file__).parent / "golden" / "outputs.json"
+SHARED_VIDEO = REPO.parent / "shared" / "data" / "videos" / "02_hummingbird.mp4"
+
+COMMANDS = [
+    # scripts/demo.sh, on 12 frames
+    ["track", "{bedroom}", "--video", "overlay", "--previews", "--contact-sheet",
+     "--export", "png,davis,coco"],
+    ["render", "{bedroom}", "--video", "masked", "--fill", "blur", "--side-by-side"],
+    ["strobe", "{bedroom}", "--frames", "0,4,8", "--highlight", "10:orange"],
+    ["track", "{bedroom}", "--export", "davis"],  # a re-run: everything kept from the store
+    # the other shape format and the other outputs
+    ["track", "{masks}", "--as", "mask", "--export", "yolo", "--save-masks", "--video",
+     "masked", "--fill", "avg", "--contact-sheet", "3"],
+    ["render", "{masks}", "--video", "masked", "--fill", "pixelate", "--video", "overlay"],
+    ["strobe", "{masks}", "--frames", "1,5", "--background", "plate", "--out",
+     "{masks}_plate.png"],
+]  # fmt: skip
+
+
+def tree_hashes(root: Path) -> dict[str, str]:
+    """sha256 of every file below `root` (with `root` itself named ROOT, as extract's manifest
+    names its source), but the run record: it holds modification times."""
+    return {
+        str(path.relative_to(root)): hashlib.sha256(
+            path.read_bytes().replace(str(root).encode(), b"ROOT")
+        ).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and path.name != "run.json"
+    }
+
+
+def printed(text: str, root: Path) -> list[str]:
+    """What the commands printed, without timings and the temporary folder's name."""
+    text = text.replace(str(root), "ROOT")
+    return re.sub(r"in \d+\.\d s \([\d.]+ frames/s\)", "in T", text).splitlines()
+
+
+def run_readme_commands(root: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> dict:
+    bedroom = copy_bedroom(root, frames=12)
+    masks = shutil.copytree(bedroom, root / "masks")
+    use_scripted_model(monkeypatch)
+    for command in COMMANDS:
+        args = [arg.format(bedroom=bedroom, masks=masks) for arg in command]
+        assert main(args) == 0, args
+    outputs: dict = {"printed": printed(capsys.readouterr().out, root)}
+    if SHARED_VIDEO.is_file():
+        video = root / "video" / SHARED_VIDEO.name
+        video.parent.mkdir()
+        shutil.copyfile(SHARED_VIDEO, video)
+        assert main(["extract", str(video), "--end", "1", "--every", "3", "--chunk-seconds",
+                     "0.5", "--quality", "90"]) == 0  # fmt: skip
+        assert main(["track", str(root / "video" / "02_hummingbird"), "--export", "coco"]) == 2
+        video.unlink()
+    outputs["files"] = tree_hashes(root)
+    return outputs
+
+
+def test_readme_commands_write_the_same_bytes(tmp_path: Path, monkeypatch, capsys):
+    got = run_readme_commands(tmp_path, monkeypatch, capsys)
+    if os.environ.get("LABELME_SAM2_UPDATE_GOLDEN") == "1":
+        GOLDEN.parent.mkdir(exist_ok=True)
+        GOLDEN.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n")
+    expected = json.loads(GOLDEN.read_text())
+    if not SHARED_VIDEO.is_file():
+        expected["files"] = {k: v for k, v in expected["files"].items() if "video/" not in k}
+    assert got["printed"] == expected["printed"]
+    assert sorted(got["files"]) == sorted(expected["files"])
+    changed = [name for name, digest in got["files"].items() if expected["files"][name] != digest]
+    assert changed == []
