@@ -20,10 +20,12 @@ def write_atomically(path: Path, data: bytes) -> bool:
             return False
     except FileNotFoundError:
         pass
+    except OSError as error:
+        raise _cannot_write(path, error) from error
     try:
         fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as error:
-        raise OutputError(path, f"cannot write ({error.strerror or error})") from error
+        raise _cannot_write(path, error) from error
     try:
         with os.fdopen(fd, "wb") as temp:
             temp.write(data)
@@ -32,11 +34,12 @@ def write_atomically(path: Path, data: bytes) -> bool:
         _keep_mode(path, Path(temp_name))
         os.replace(temp_name, path)
     except BaseException as error:
-        with contextlib.suppress(FileNotFoundError):
+        # A folder that turned read-only may refuse this too: the error to report is the first.
+        with contextlib.suppress(OSError):
             os.unlink(temp_name)
         if isinstance(error, OSError):
             # Disk full, read-only, no permission: the old file is still there, whole.
-            raise OutputError(path, f"cannot write ({error.strerror or error})") from error
+            raise _cannot_write(path, error) from error
         raise
     return True
 
@@ -48,11 +51,29 @@ def replace_atomically(temp: Path, path: Path) -> bool:
             temp.unlink()
             return False
         os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as error:
+        with contextlib.suppress(OSError):
             temp.unlink()
+        if isinstance(error, OSError):
+            raise _cannot_write(path, error) from error
         raise
     return True
+
+
+def make_folder(path: Path) -> None:
+    """`mkdir -p` for an output folder; what stands in its way is an OutputError."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as error:
+        raise OutputError(path, "cannot make the folder: a file is in the way") from error
+    except OSError as error:
+        raise OutputError(path, f"cannot make the folder ({error.strerror or error})") from error
+
+
+def _cannot_write(path: Path, error: OSError) -> OutputError:
+    if isinstance(error, IsADirectoryError):
+        return OutputError(path, "cannot write: a folder is in the way")
+    return OutputError(path, f"cannot write ({error.strerror or error})")
 
 
 def _same_content(a: Path, b: Path) -> bool:

@@ -8,6 +8,7 @@ both read what this module writes.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Literal, TypedDict, get_args
 
@@ -47,6 +48,10 @@ def read_document(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         raise InputError(path, f"not UTF-8 text ({error.reason})") from error
+    except IsADirectoryError as error:
+        raise InputError(path, "a folder, not a LabelMe file") from error
+    except OSError as error:
+        raise InputError(path, f"cannot read ({_why_unreadable(path, error)})") from error
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
@@ -59,6 +64,18 @@ def read_document(path: Path) -> dict[str, Any]:
     if not isinstance(shapes, list):
         raise InputError(path, "not a LabelMe file: no 'shapes' list")
     return document
+
+
+def _why_unreadable(path: Path, error: OSError) -> str:
+    if isinstance(error, FileNotFoundError):
+        # A listed file that is not found is most often a link whose target is gone.
+        try:
+            target = os.readlink(path)
+        except OSError:
+            pass
+        else:
+            return f"a symbolic link to {target}, which does not exist"
+    return error.strerror or str(error)
 
 
 def new_document(*, image_name: str, width: int, height: int) -> dict[str, Any]:

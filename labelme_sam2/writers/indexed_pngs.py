@@ -18,7 +18,7 @@ from labelme_sam2.core.frames import Frames
 from labelme_sam2.core.prompts import ObjectKey
 from labelme_sam2.core.tracking import FrameMasks
 from labelme_sam2.errors import OutputError
-from labelme_sam2.formats.atomic import write_atomically
+from labelme_sam2.formats.atomic import make_folder, write_atomically
 from labelme_sam2.render.colors import davis_palette
 
 TABLE_NAME = "objects.csv"
@@ -58,7 +58,7 @@ class IndexedPngWriter:
         self._frames = frames
         self._objects = list(objects)
         self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folder(folder)
         write_atomically(folder / TABLE_NAME, object_table(self._objects))
 
     def write(self, result: FrameMasks) -> None:

@@ -12,7 +12,7 @@ from PIL import Image
 from labelme_sam2.core.frames import Frames
 from labelme_sam2.core.prompts import ObjectKey, file_safe_names
 from labelme_sam2.core.tracking import FrameMasks
-from labelme_sam2.formats.atomic import write_atomically
+from labelme_sam2.formats.atomic import make_folder, write_atomically
 
 
 def png_bytes(mask: np.ndarray) -> bytes:
@@ -29,7 +29,7 @@ class MaskPngWriter:
             key: self.folder / name for key, name in file_safe_names(objects).items()
         }
         for folder in (self.folder, *self._object_folders.values()):
-            folder.mkdir(parents=True, exist_ok=True)
+            make_folder(folder)
 
     def write(self, result: FrameMasks) -> None:
         name = f"{self._frames.stems[result.frame_index]}.png"

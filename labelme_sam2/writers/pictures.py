@@ -13,7 +13,7 @@ from PIL import Image
 from labelme_sam2.core.frames import Frames
 from labelme_sam2.core.prompts import ObjectKey, PromptSet
 from labelme_sam2.core.tracking import FrameMasks
-from labelme_sam2.formats.atomic import write_atomically
+from labelme_sam2.formats.atomic import make_folder, write_atomically
 from labelme_sam2.render.colors import object_color
 from labelme_sam2.render.contact_sheet import contact_sheet, evenly_spaced, shrink_to_tile
 from labelme_sam2.render.overlay import draw_overlay, object_layers
@@ -44,7 +44,7 @@ class PromptPreviewWriter:
                 self._by_frame.setdefault(frame_index, []).append(item)
         self.folder = folder
         if self._by_frame:
-            folder.mkdir(parents=True, exist_ok=True)
+            make_folder(folder)
 
     def write(self, result: FrameMasks) -> None:
         prompts = self._by_frame.get(result.frame_index)

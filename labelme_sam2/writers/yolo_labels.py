@@ -16,7 +16,7 @@ import numpy as np
 from labelme_sam2.core.frames import Frames
 from labelme_sam2.core.prompts import ObjectKey, label_ids
 from labelme_sam2.core.tracking import FrameMasks
-from labelme_sam2.formats.atomic import write_atomically
+from labelme_sam2.formats.atomic import make_folder, write_atomically
 from labelme_sam2.formats.mask_codec import mask_to_polygons
 
 
@@ -60,7 +60,7 @@ class YoloLabelsWriter:
         self._objects = list(objects)
         self._classes = label_ids(self._objects, start=0)
         self.folder = folder
-        (folder / "labels").mkdir(parents=True, exist_ok=True)
+        make_folder(folder / "labels")
         write_atomically(folder / "data.yaml", data_yaml(self._classes))
 
     def write(self, result: FrameMasks) -> None:
