@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
+
+from labelme_sam2.api import LoadedModel, ModelOptions, load_model
 
 
 def add_model_flags(parser: argparse.ArgumentParser) -> None:
@@ -14,18 +15,10 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu")
 
 
-def load_bench_model(args: argparse.Namespace, *, feature_cache_bytes: int = 0) -> Any:
+def load_bench_model(args: argparse.Namespace, *, feature_cache_bytes: int = 0) -> LoadedModel:
     """The LoadedModel the flags name; random weights are allowed here (a bench, not a user)."""
-    from labelme_sam2.cli.model_loading import load_model, resolve_model_choice
-
     os.environ["LABELME_SAM2_ALLOW_RANDOM_WEIGHTS"] = "1"
-    model_args = argparse.Namespace(
-        model=args.model,
-        checkpoint=args.checkpoint,
-        checkpoints_dir=None,
-        device=args.device,
-        image_size=args.image_size,
+    options = ModelOptions(
+        model=args.model, checkpoint=args.checkpoint, device=args.device, image_size=args.image_size
     )
-    return load_model(
-        resolve_model_choice(model_args), model_args, feature_cache_bytes=feature_cache_bytes
-    )
+    return load_model(options, feature_cache_bytes=feature_cache_bytes)

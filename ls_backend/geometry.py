@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-from labelme_sam2.core.prompts import Box
-from labelme_sam2.formats.mask_codec import BoundingBox
+from labelme_sam2.api import BoundingBox, Box
 
 
 class PercentBox(TypedDict):

@@ -1,7 +1,7 @@
 """One model, two kinds of work: interactive clicks go before background jobs.
 
 A background job holds the gate for one model step at a time (a frame tracked, a keyframe
-decoded: the tracker says when through core.tracking.model_step_done), so a click waits for
+decoded: the tracker calls the `after_step` hook it is given), so a click waits for
 one step of a long job, never the whole job; two things never run on the model at once, so a
 job and a click never hold two sets of activations on the GPU together.
 """
@@ -9,13 +9,10 @@ job and a click never hold two sets of activations on the GPU together.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
-from labelme_sam2.core.frames import Frames
-from labelme_sam2.core.prompts import PromptSet
-from labelme_sam2.core.segments import TrackingPlan
-from labelme_sam2.core.tracking import FrameMasks, Tracker, between_model_steps
+from labelme_sam2.api import FrameMasks, Frames, PromptSet, StepHook, Tracker, TrackingPlan
 
 
 class PriorityGate:
@@ -65,30 +62,36 @@ class PriorityGate:
 
 
 class StepwiseTracker:
-    """A tracker whose every step runs under the gate's background turn; after each frame
-    `after_frame` runs outside the gate (progress, and raising to cancel)."""
+    """A tracker whose every step runs under the gate's background turn; between frames (the
+    pipeline writes them, reports progress and checks for cancellation) the gate is free."""
 
-    def __init__(
-        self, tracker: Tracker, gate: PriorityGate, *, after_frame: Callable[[int], None]
-    ) -> None:
+    def __init__(self, tracker: Tracker, gate: PriorityGate) -> None:
         self._tracker = tracker
         self._gate = gate
-        self._after_frame = after_frame
 
     def track(
-        self, frames: Frames, prompts: PromptSet, *, plan: TrackingPlan | None = None
+        self,
+        frames: Frames,
+        prompts: PromptSet,
+        *,
+        plan: TrackingPlan | None = None,
+        after_step: StepHook | None = None,
     ) -> Iterator[FrameMasks]:
-        steps = self._tracker.track(frames, prompts, plan=plan)
+        def between_steps() -> None:
+            # One output frame may take many model steps (backward segments, keyframes are
+            # computed before frame 0 comes out): clicks get in between those too.
+            self._gate.yield_to_clicks()
+            if after_step is not None:
+                after_step()
+
+        steps = self._tracker.track(frames, prompts, plan=plan, after_step=between_steps)
         try:
             while True:
-                # One output frame may take many model steps (backward segments, keyframes
-                # are computed before frame 0 comes out): clicks get in between those too.
-                with self._gate.background(), between_model_steps(self._gate.yield_to_clicks):
+                with self._gate.background():
                     result = next(steps, None)
                 if result is None:
                     return
                 yield result
-                self._after_frame(result.frame_index)
         finally:
             with self._gate.background():  # SAM 2's clean-up runs on the model too
                 close = getattr(steps, "close", None)

@@ -8,13 +8,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
 
-from labelme_sam2.core.frames import Frames, frames_from_paths
-from labelme_sam2.core.pipeline import FrameWriter, propagate
-from labelme_sam2.core.prompts import PromptSet, validate
-from labelme_sam2.core.tracking import Tracker
-from labelme_sam2.errors import UserError
-from labelme_sam2.video.reader import VideoFrames
-from labelme_sam2.writers.mask_pngs import MaskPngWriter
+from labelme_sam2.api import (
+    Frames,
+    FrameWriter,
+    MaskPngWriter,
+    PromptSet,
+    Tracker,
+    UserError,
+    VideoFrames,
+    frames_from_paths,
+    propagate,
+    validate,
+)
 from ls_backend.errors import RequestError
 from ls_backend.frame_clock import FrameClock
 from ls_backend.gpu_gate import PriorityGate, StepwiseTracker
@@ -93,14 +98,14 @@ class Predictor:
                     with self.gate.interactive():
                         propagate(frames, prompts, tracker=self.tracker, writers=writers)
                 else:
-                    total = len(frames)
-                    job.progress(0, total)
-                    stepwise = StepwiseTracker(
-                        self.tracker,
-                        self.gate,
-                        after_frame=lambda index: _report(job, index + 1, total),
+                    job.progress(0, len(frames))
+                    propagate(
+                        frames,
+                        prompts,
+                        tracker=StepwiseTracker(self.tracker, self.gate),
+                        writers=writers,
+                        on_progress=lambda done, total: _report(job, done, total),
                     )
-                    propagate(frames, prompts, tracker=stepwise, writers=writers)
             except UserError as error:  # a frame that does not decode, an unwritable folder
                 raise RequestError(str(error), status=422) from error
         return Prediction(result=collect.results, model_version=self.model_version)

@@ -18,7 +18,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from labelme_sam2.core.prompts import Click, ObjectKey, PromptSet, split_negative
+from labelme_sam2.api import Click, ObjectKey, PromptSet, split_negative
 from ls_backend.brush_rle import rle_to_mask
 from ls_backend.errors import RequestError
 from ls_backend.frame_clock import FrameClock

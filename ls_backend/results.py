@@ -13,9 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from labelme_sam2.core.prompts import ObjectKey
-from labelme_sam2.core.tracking import FrameMasks
-from labelme_sam2.formats.mask_codec import bounding_box
+from labelme_sam2.api import FrameMasks, FrameWriterBase, ObjectKey, bounding_box
 from ls_backend.brush_rle import mask_to_rle
 from ls_backend.frame_clock import FrameClock
 from ls_backend.geometry import percent_box
@@ -24,7 +22,7 @@ from ls_backend.label_config import ProjectSchema
 Result = dict[str, Any]
 
 
-class BrushResults:
+class BrushResults(FrameWriterBase):
     def __init__(self, *, schema: ProjectSchema, width: int, height: int) -> None:
         self._schema = schema
         self._width, self._height = width, height
@@ -50,9 +48,6 @@ class BrushResults:
         if self._schema.kind == "frames":
             region["item_index"] = page
         return region
-
-    def close(self) -> None:
-        pass
 
     def abort(self) -> None:
         self.results.clear()

@@ -13,9 +13,8 @@ import socket
 from dataclasses import replace
 from pathlib import Path
 
-from labelme_sam2.cli.model_loading import add_model_arguments
-from labelme_sam2.errors import UserError
-from ls_backend.model_env import model_defaults_from_env
+from labelme_sam2.api import UserError
+from labelme_sam2.cli.model_flags import add_model_arguments, model_options
 
 NAME = "serve"
 DEFAULT_PORT = 9090
@@ -31,8 +30,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="default: 9090")
-    add_model_arguments(serve)
-    serve.set_defaults(**model_defaults_from_env(os.environ))  # as gunicorn and `worker` read them
+    add_model_arguments(serve, environ=os.environ)  # as gunicorn and `worker` read them
     serve.add_argument(
         "--masks-dir",
         type=Path,
@@ -59,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_env()
     if args.masks_dir is not None:
         settings = replace(settings, masks_root=args.masks_dir)
-    app = build_app(settings, args)
+    app = build_app(settings, model_options(args))
     print(f"labelme-sam2 backend listening on http://{args.host}:{args.port}", flush=True)
     # Threaded so /health and /setup answer while a prediction runs; tracking itself is one
     # task at a time (Predictor's lock).

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from labelme_sam2.errors import UserError
+from labelme_sam2.api import UserError
 from ls_backend.media import LabelStudioAccess
 
 

@@ -15,9 +15,8 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-from labelme_sam2.cli.model_loading import add_model_arguments, load_model, resolve_model_choice
-from labelme_sam2.errors import UserError
-from ls_backend.model_env import model_defaults_from_env
+from labelme_sam2.api import UserError, load_model
+from labelme_sam2.cli.model_flags import add_model_arguments, model_options
 
 NAME = "worker"
 
@@ -45,10 +44,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="where video tasks' masks go (default: $LABELME_SAM2_MASKS_DIR, else not saved)",
     )
     worker.add_argument("--name", default=None, help="worker name (default: host-pid)")
-    add_model_arguments(worker)
     # The web side reads the model from the environment (wsgi.py): the same variables are the
     # worker's defaults, so both sides agree on the model when only the environment says it.
-    worker.set_defaults(**model_defaults_from_env(os.environ))
+    add_model_arguments(worker, environ=os.environ)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     connection = connect(args.redis)  # before the model takes its seconds to load
     make_masks_root(settings.masks_root)
     model = load_model(
-        resolve_model_choice(args), args, feature_cache_bytes=settings.feature_cache_bytes
+        model_options(args), feature_cache_bytes=settings.feature_cache_bytes, warn=logging.warning
     )
     predictor = Predictor(
         tracker=model.tracker,

@@ -13,7 +13,6 @@ serve's flags mean.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -22,8 +21,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from labelme_sam2.cli.model_loading import load_model, model_version, resolve_model_choice
-from labelme_sam2.errors import OutputError
+from labelme_sam2.api import ModelOptions, OutputError, load_model
 from ls_backend.app import create_app
 from ls_backend.jobs.embedded import EmbeddedJobs
 from ls_backend.jobs.model import JobControl, JobSpec
@@ -31,7 +29,6 @@ from ls_backend.jobs.queue import Execute
 from ls_backend.jobs.runner import run_job
 from ls_backend.label_studio_api import AccessBook
 from ls_backend.media import MediaResolver
-from ls_backend.model_env import model_args_from_env
 from ls_backend.prediction import Predictor
 from ls_backend.settings import BackendSettings, settings_from_env
 
@@ -39,16 +36,16 @@ log = logging.getLogger(__name__)
 
 
 def create_app_from_env(environ: Mapping[str, str] = os.environ) -> Flask:
-    return build_app(settings_from_env(environ), model_args_from_env(environ))
+    return build_app(settings_from_env(environ), ModelOptions.from_env(environ))
 
 
-def build_app(settings: BackendSettings, model_args: argparse.Namespace) -> Flask:
-    """With Redis: the web side only. Else: load the model (once for this process) and serve
-    it, with the embedded job queue unless jobs are off."""
+def build_app(settings: BackendSettings, model: ModelOptions) -> Flask:
+    """With Redis: the web side only, which needs the model's version but not its weights
+    file. Else: load the model (once for this process) and serve it, with the embedded job
+    queue unless jobs are off."""
     book = AccessBook(settings.access)
     if settings.redis_url is None:  # this process writes the video masks
         make_masks_root(settings.masks_root)
-    choice = resolve_model_choice(model_args)
     if settings.redis_url is not None:
         from ls_backend.jobs.interactive_rpc import RemotePredictor
         from ls_backend.jobs.rq_queue import RqJobs, connect
@@ -60,22 +57,22 @@ def build_app(settings: BackendSettings, model_args: argparse.Namespace) -> Flas
         remote = RemotePredictor(
             connection,
             queue_name=settings.queue_name,
-            model_version=model_version(choice, model_args.image_size),
+            model_version=model.version,
             timeout=settings.click_seconds,
         )
         log.info("labelme-sam2 backend (web side): jobs on %s", settings.redis_url)
         return create_app(
             predictor=remote, settings=settings, jobs=rq_jobs, book=book, workers=rq_jobs
         )
-    model = load_model(choice, model_args, feature_cache_bytes=settings.feature_cache_bytes)
+    loaded = load_model(model, feature_cache_bytes=settings.feature_cache_bytes, warn=log.warning)
     predictor = Predictor(
-        tracker=model.tracker,
-        model_version=model.version,
+        tracker=loaded.tracker,
+        model_version=loaded.version,
         media=media_resolver(settings),
         masks_root=settings.masks_root,
     )
     jobs = EmbeddedJobs(execute=local_execute(predictor, book)) if settings.jobs else None
-    log.info("labelme-sam2 backend: %s on %s", model.version, model.device)
+    log.info("labelme-sam2 backend: %s on %s", loaded.version, loaded.device)
     return create_app(predictor=predictor, settings=settings, jobs=jobs, book=book)
 
 

@@ -7,7 +7,7 @@ imports it). Where no SAM 2 weights are at hand, it still leaves a folder exactl
 can draw the README pictures on real footage. The masks come from OpenCV's GrabCut,
 re-initialised on every frame from the previous frame's mask moved along the optical flow;
 they are plausible, not SAM 2's, and must never be presented as SAM 2 results or benchmarks.
-The run's settings string is "docs-standin-grabcut", so a later real `track` run on the same
+The run's model identity is "docs-standin-grabcut", so a later real `track` run on the same
 folder recomputes everything.
 
 The tracker is in docs_standin/ beside this file: grabcut_tracker.py (the `Tracker`) and
@@ -35,12 +35,10 @@ from pathlib import Path
 
 from docs_standin.grabcut_tracker import GrabCutStandIn, Hint, Hints
 
-from labelme_sam2.cli.main import build_parser
-from labelme_sam2.cli.track import track_and_write
-from labelme_sam2.formats.mask_store import STORE_DIR
-from labelme_sam2.labelme_adapter.track_input import open_track_input
+from labelme_sam2.api import LoadedModel, track
+from labelme_sam2.reruns import STORE_DIR
 
-SETTINGS = "docs-standin-grabcut"
+IDENTITY = "docs-standin-grabcut"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 # The strobe clip: source frames 114..164 of 01_dog.mp4 (29.97 fps), and the dog on the first.
@@ -155,10 +153,14 @@ def prepare_strobe(out_dir: Path, data: Path) -> Path:
 
 
 def track_folder(folder: Path, hints: Hints) -> str:
-    args = build_parser().parse_args(["track", str(folder), "--checkpoint", "random"])
-    track_input = open_track_input(folder, prompts_folder=None, warn=print)
-    tracker = GrabCutStandIn(hints=hints)
-    return track_and_write(track_input, tracker=tracker, settings=SETTINGS, args=args)
+    model = LoadedModel(
+        tracker=GrabCutStandIn(hints=hints),
+        label="GrabCut stand-in",
+        version=IDENTITY,
+        device="cpu",
+        identity=IDENTITY,
+    )
+    return track(folder, model=model, warn=print).line()
 
 
 def main() -> int:

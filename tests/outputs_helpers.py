@@ -1,31 +1,40 @@
-"""Track a folder with the scripted tracker and any output flags, as `track` would."""
+"""Track a folder with the scripted tracker and any outputs, through the public API."""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-
-from labelme_sam2.cli.main import build_parser
-from labelme_sam2.cli.track import track_and_write
-from labelme_sam2.core.prompts import ObjectKey
+from labelme_sam2.api import Mask, ObjectKey, OutputOptions, TrackResult, track
 from labelme_sam2.labelme_adapter.track_input import TrackInput, open_track_input
-from tests.scripted_tracker import ScriptedTracker, scripted_mask
+from tests.scripted_tracker import ScriptedTracker, scripted_mask, scripted_model
 
 
-def track_args(path: Path, *flags: str) -> argparse.Namespace:
-    return build_parser().parse_args(["track", str(path), *flags])
+def track_scripted(
+    path: Path,
+    *,
+    prompts: Path | None = None,
+    tracker: ScriptedTracker | None = None,
+    identity: str = "s",
+    full: bool = False,
+    **outputs: Any,
+) -> TrackResult:
+    """labelme_sam2.api.track with the scripted tracker; `outputs` are OutputOptions fields."""
+    return track(
+        path,
+        prompts=prompts,
+        model=scripted_model(tracker, identity=identity),
+        outputs=OutputOptions(**outputs),
+        full=full,
+    )
 
 
-def track_with_outputs(path: Path, *flags: str) -> TrackInput:
-    track_input = open_track_input(path, prompts_folder=None, warn=lambda _: None)
-    args = track_args(path, *flags)
-    track_and_write(track_input, tracker=ScriptedTracker(), settings="s", args=args)
-    return track_input
+def track_with_outputs(path: Path, **outputs: Any) -> TrackInput:
+    track_scripted(path, **outputs)
+    return open_track_input(path, prompts_folder=None, warn=lambda _: None)
 
 
-def expected_masks(track_input: TrackInput, frame_index: int) -> dict[ObjectKey, np.ndarray]:
+def expected_masks(track_input: TrackInput, frame_index: int) -> dict[ObjectKey, Mask]:
     """What the scripted tracker gave each object on that frame."""
     frames = track_input.frames
     return {

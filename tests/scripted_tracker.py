@@ -6,10 +6,15 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from labelme_sam2.core.frames import Frames
-from labelme_sam2.core.prompts import ObjectKey, PromptSet
-from labelme_sam2.core.segments import TrackingPlan
-from labelme_sam2.core.tracking import FrameMasks
+from labelme_sam2.api import (
+    FrameMasks,
+    Frames,
+    LoadedModel,
+    ObjectKey,
+    PromptSet,
+    StepHook,
+    TrackingPlan,
+)
 
 
 def scripted_mask(
@@ -38,7 +43,12 @@ class ScriptedTracker:
         self.object_frames = 0  # masks computed, over all calls
 
     def track(
-        self, frames: Frames, prompts: PromptSet, *, plan: TrackingPlan | None = None
+        self,
+        frames: Frames,
+        prompts: PromptSet,
+        *,
+        plan: TrackingPlan | None = None,
+        after_step: StepHook | None = None,
     ) -> Iterator[FrameMasks]:
         self.calls += 1
         plan = plan or TrackingPlan.everything(prompts, frame_count=len(frames))
@@ -56,17 +66,24 @@ class ScriptedTracker:
             )
 
 
+def scripted_model(
+    tracker: ScriptedTracker | None = None, *, identity: str = "scripted"
+) -> LoadedModel:
+    """The scripted tracker as a loaded model, for labelme_sam2.api.track(model=...);
+    `identity` stands for the weights: another one, other masks."""
+    return LoadedModel(
+        tracker=tracker or ScriptedTracker(),
+        label="scripted",
+        version="scripted@256",
+        device="cpu",
+        identity=identity,
+    )
+
+
 def use_scripted_model(monkeypatch) -> ScriptedTracker:
     """`labelme-sam2 track` runs with the scripted tracker in place of SAM 2."""
-    from labelme_sam2.cli import track
-    from labelme_sam2.cli.model_loading import LoadedModel
-    from labelme_sam2.models.registry import ModelChoice
+    from labelme_sam2.api import _track
 
     tracker = ScriptedTracker()
-    choice = ModelChoice(config="scripted", checkpoint=None, label="scripted")
-    model = LoadedModel(
-        tracker=tracker, choice=choice, device="cpu", image_size=256, settings="scripted"
-    )
-    monkeypatch.setattr(track, "resolve_model_choice", lambda args: choice)
-    monkeypatch.setattr(track, "load_model", lambda choice, args: model)
+    monkeypatch.setattr(_track, "load_model", lambda options, **_: scripted_model(tracker))
     return tracker

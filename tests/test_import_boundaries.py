@@ -3,44 +3,24 @@ nothing in labelme_sam2 imports ls_backend."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "labelme_sam2"
 BACKEND = PACKAGE.parent / "ls_backend"
+# Every module but the tracker's (sam2_tracker/) and the model loader that calls it.
 TORCH_FREE = [
-    "labelme_sam2.formats.labelme_json",
-    "labelme_sam2.formats.mask_codec",
-    "labelme_sam2.formats.atomic",
-    "labelme_sam2.formats.mask_store",
-    "labelme_sam2.core.segments",
-    "labelme_sam2.labelme_adapter.track_input",
-    "labelme_sam2.video.probe",
-    "labelme_sam2.video.reader",
-    "labelme_sam2.video.extract",
-    "labelme_sam2.video.frame_selection",
-    "labelme_sam2.video.manifest",
-    "labelme_sam2.writers.by_part",
-    "labelme_sam2.cli.extract",
-    "labelme_sam2.core.pipeline",
-    "labelme_sam2.labelme_adapter.folder",
-    "labelme_sam2.labelme_adapter.json_writer",
-    "labelme_sam2.writers.mask_pngs",
-    "labelme_sam2.writers.videos",
-    "labelme_sam2.writers.indexed_pngs",
-    "labelme_sam2.writers.coco_json",
-    "labelme_sam2.writers.yolo_labels",
-    "labelme_sam2.writers.pictures",
-    "labelme_sam2.formats.coco_rle",
-    "labelme_sam2.render.strobe",
-    "labelme_sam2.cli.outputs",
-    "labelme_sam2.cli.render",
-    "labelme_sam2.cli.strobe",
-    "labelme_sam2.models.download",
-    "labelme_sam2.cli.main",
-    "labelme_sam2.cli.track",
-    "labelme_sam2.cli.model_loading",
+    *sorted(
+        ".".join(
+            part
+            for part in path.relative_to(PACKAGE.parent).with_suffix("").parts
+            if part != "__init__"
+        )
+        for path in PACKAGE.rglob("*.py")
+        if "sam2_tracker" not in path.parts and path.name != "__main__.py"
+    ),
     # The Label Studio backend's web side: a web process can run without torch (issue 5).
     "ls_backend.app",
     "ls_backend.jobs.embedded",
@@ -71,4 +51,22 @@ def test_only_the_tracker_imports_torch_and_nothing_imports_ls_backend():
     for path in BACKEND.rglob("*.py"):
         text = path.read_text()
         assert "import torch" not in text and "from sam2" not in text, path
-        assert "sam2_tracker" not in text, path  # the model comes through cli.model_loading
+        assert "sam2_tracker" not in text, path  # the model comes through labelme_sam2.api
+
+
+def test_the_doors_use_the_public_api_and_only_the_cli_parses_arguments():
+    """ls_backend reaches labelme_sam2 through labelme_sam2.api alone (its serve and worker
+    commands also take the CLI's model flags); argparse lives in the command modules."""
+    commands = {BACKEND / "serve.py", BACKEND / "worker.py"}
+    for path in BACKEND.rglob("*.py"):
+        imported = re.findall(r"^\s*from (labelme_sam2[\w.]*) import", path.read_text(), re.M)
+        allowed = {"labelme_sam2.api"} | (
+            {"labelme_sam2.cli.model_flags"} if path in commands else set()
+        )
+        assert set(imported) <= allowed, (path, imported)
+    parsers = {
+        path
+        for path in [*PACKAGE.rglob("*.py"), *BACKEND.rglob("*.py")]
+        if "argparse" in path.read_text()
+    }
+    assert parsers and all(p.parent == PACKAGE / "cli" or p in commands for p in parsers), parsers

@@ -15,7 +15,7 @@ import pytest
 from labelme_sam2.core.frames import Frames
 from labelme_sam2.core.prompts import PromptSet
 from labelme_sam2.core.segments import TrackingPlan
-from labelme_sam2.core.tracking import FrameMasks
+from labelme_sam2.core.tracking import FrameMasks, StepHook
 from ls_backend.app import create_app
 from ls_backend.jobs.embedded import EmbeddedJobs
 from ls_backend.jobs.model import JobControl, JobSpec
@@ -56,9 +56,14 @@ class HeldTracker(ScriptedTracker):
         self.hold.set()
 
     def track(
-        self, frames: Frames, prompts: PromptSet, *, plan: TrackingPlan | None = None
+        self,
+        frames: Frames,
+        prompts: PromptSet,
+        *,
+        plan: TrackingPlan | None = None,
+        after_step: StepHook | None = None,
     ) -> Iterator[FrameMasks]:
-        for result in super().track(frames, prompts, plan=plan):
+        for result in super().track(frames, prompts, plan=plan, after_step=after_step):
             self.hold.wait(30)
             time.sleep(self.step_seconds)
             yield result

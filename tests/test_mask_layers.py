@@ -24,7 +24,7 @@ SHARED_BEDROOM = Path(__file__).resolve().parents[2] / "shared" / "data" / "fram
 
 
 def test_davis_pngs_hold_each_objects_index(bedroom: Path):
-    tracked = track_with_outputs(bedroom, "--export", "davis")
+    tracked = track_with_outputs(bedroom, layers=("davis",))
     folder = bedroom.parent / "bedroom_davis"
     with (folder / "objects.csv").open() as table:
         assert list(csv.reader(table)) == [["index", "label", "group_id"], ["1", "boy", ""],
@@ -48,7 +48,7 @@ def test_davis_pngs_hold_each_objects_index(bedroom: Path):
 
 
 def test_coco_json_round_trips_through_pycocotools(bedroom: Path):
-    tracked = track_with_outputs(bedroom, "--export", "coco")
+    tracked = track_with_outputs(bedroom, layers=("coco",))
     path = bedroom.parent / "bedroom_coco.json"
     coco = COCO(str(path))  # pycocotools' own reader indexes it
     document = json.loads(path.read_text())
@@ -120,7 +120,7 @@ def test_yolo_polygons_give_the_masks_back():
 
 
 def test_yolo_labels_for_every_frame(bedroom: Path):
-    tracked = track_with_outputs(bedroom, "--export", "yolo")
+    tracked = track_with_outputs(bedroom, layers=("yolo",))
     folder = bedroom.parent / "bedroom_yolo"
     assert '  0: "boy"\n  1: "girl"\n' in (folder / "data.yaml").read_text()
     frames = tracked.frames

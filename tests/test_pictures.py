@@ -22,7 +22,7 @@ def test_prompt_previews_only_for_prompted_frames_with_the_clicks_coloured(bedro
     box = shape("girl", "rectangle", [[500, 100], [700, 450]])
     document = labelme_file([box, *clicks], image="00012.jpg", width=960, height=540)
     (bedroom / "00012.json").write_text(json.dumps(document))
-    track_with_outputs(bedroom, "--previews")
+    track_with_outputs(bedroom, previews=True)
     folder = bedroom.parent / "bedroom_prompts"
     assert sorted(p.name for p in folder.iterdir()) == ["00000.png", "00012.png"]
     preview = np.asarray(Image.open(folder / "00012.png"))
@@ -36,7 +36,7 @@ def test_contact_sheet_has_evenly_spaced_tiles(bedroom: Path):
     assert evenly_spaced(4, frame_count=20) == [0, 6, 13, 19]
     assert evenly_spaced(12, frame_count=5) == [0, 1, 2, 3, 4]
     assert evenly_spaced(1, frame_count=5) == [0]
-    track_with_outputs(bedroom, "--contact-sheet", "6")
+    track_with_outputs(bedroom, contact_sheet=6)
     sheet = np.asarray(Image.open(bedroom.parent / "bedroom_contact.png"))
     tile_w, tile_h = 480, 270  # 960x540 halved
     rows, columns = 2, 4  # 6 tiles in rows of 4

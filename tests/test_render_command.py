@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from labelme_sam2.cli import model_loading
+from labelme_sam2.api import _track
 from labelme_sam2.cli.main import main
 from labelme_sam2.core.frames import FrameSequence
+from labelme_sam2.render.fills import Fill
 from tests.conftest import folder_bytes, shape
 from tests.outputs_helpers import track_with_outputs
 
@@ -24,7 +25,9 @@ def outputs(parent: Path) -> dict[str, bytes]:
 
 
 def test_render_writes_what_track_wrote_without_the_model(bedroom: Path, monkeypatch, capsys):
-    track_with_outputs(bedroom, *FLAGS)
+    track_with_outputs(bedroom, videos=("masked", "overlay"), fill=Fill("avg"),
+                       layers=("png", "davis", "coco", "yolo"), previews=True,
+                       contact_sheet=4)  # fmt: skip
     from_track = outputs(bedroom.parent)
     assert any(name.endswith("_overlay.mp4") for name in from_track)
     for name in list(bedroom.parent.iterdir()):
@@ -34,7 +37,7 @@ def test_render_writes_what_track_wrote_without_the_model(bedroom: Path, monkeyp
     def no_model(*args, **kwargs):
         raise AssertionError("render loaded the model")
 
-    monkeypatch.setattr(model_loading, "load_model", no_model)
+    monkeypatch.setattr(_track, "load_model", no_model)
     assert main(["render", str(bedroom), *FLAGS]) == 0
     assert outputs(bedroom.parent) == from_track  # byte for byte, videos included
     assert "rendered 20 frames x 2 objects" in capsys.readouterr().out

@@ -14,13 +14,10 @@ import numpy as np
 import pytest
 
 from labelme_sam2.cli.main import main
-from labelme_sam2.cli.track import track_and_write
-from labelme_sam2.labelme_adapter.track_input import open_track_input
 from labelme_sam2.render.fills import Fill, fill_masks
 from labelme_sam2.render.overlay import TINT_ALPHA, ObjectLayer, draw_overlay, object_layers
 from tests.conftest import labelme_file, shape
-from tests.outputs_helpers import expected_masks, track_args, track_with_outputs
-from tests.scripted_tracker import ScriptedTracker
+from tests.outputs_helpers import expected_masks, track_scripted, track_with_outputs
 
 
 def probe(path: Path) -> tuple[str, str, Fraction, int, int, int]:
@@ -56,9 +53,7 @@ def test_videos_are_browser_h264_at_the_source_rate(tmp_path: Path):
     box = shape("dog", "rectangle", [[20, 10], [70, 60]])
     (prompts / "00003.json").write_text(json.dumps(labelme_file([box], image="x.jpg", width=96,
                                                                 height=64)))  # fmt: skip
-    track_input = open_track_input(video, prompts_folder=prompts, warn=lambda _: None)
-    args = track_args(video, "--video", "masked", "--video", "overlay", "--side-by-side")
-    track_and_write(track_input, tracker=ScriptedTracker(), settings="s", args=args)
+    track_scripted(video, prompts=prompts, videos=("masked", "overlay"), side_by_side=True)
     for name in ("walk_masked.mp4", "walk_overlay.mp4"):
         codec, pix_fmt, rate, count, width, height = probe(tmp_path / name)
         assert (codec, pix_fmt, count, rate) == ("h264", "yuv420p", 9, Fraction(25, 2))
@@ -73,14 +68,14 @@ def test_odd_sides_are_padded_to_even(make_folder):
         width=121,
         height=81,
     )
-    track_with_outputs(folder, "--video", "overlay")
+    track_with_outputs(folder, videos=("overlay",))
     codec, pix_fmt, rate, count, width, height = probe(folder.parent / "frames_overlay.mp4")
     assert (codec, pix_fmt, count, rate) == ("h264", "yuv420p", 5, Fraction(30))  # no known rate
     assert (width, height) == (122, 82)
 
 
 def test_masked_video_paints_the_chosen_colour_and_leaves_the_rest(bedroom: Path):
-    tracked = track_with_outputs(bedroom, "--video", "masked", "--fill", "color:#2040f0")
+    tracked = track_with_outputs(bedroom, videos=("masked",), fill=Fill.parse("color:#2040f0"))
     video = decoded(bedroom.parent / "bedroom_masked.mp4")
     assert len(video) == len(tracked.frames)
     for frame_index in (0, 9):
@@ -95,7 +90,7 @@ def test_masked_video_paints_the_chosen_colour_and_leaves_the_rest(bedroom: Path
 
 
 def test_overlay_video_shows_the_overlay_drawing(bedroom: Path):
-    tracked = track_with_outputs(bedroom, "--video", "overlay")
+    tracked = track_with_outputs(bedroom, videos=("overlay",))
     video = decoded(bedroom.parent / "bedroom_overlay.mp4")
     objects = list(tracked.prompts.objects)
     for frame_index in (2, 14):

@@ -102,9 +102,7 @@ def test_pruned_memory_gives_identical_masks_and_never_misses_a_read(
 
 def test_a_correction_rerun_equals_a_full_run_with_the_new_prompts(tmp_path: Path, tiny_predictor):
     """Segments are independent, so recomputing only the touched span is exact."""
-    from labelme_sam2.cli.track import track_and_write
-    from labelme_sam2.labelme_adapter.track_input import open_track_input
-    from tests.test_track_inputs import options
+    from labelme_sam2.api import LoadedModel, OutputOptions, track
 
     folder = copy_bedroom(tmp_path / "edited", frames=24)
     (folder / "00060.json").unlink()
@@ -113,10 +111,10 @@ def test_a_correction_rerun_equals_a_full_run_with_the_new_prompts(tmp_path: Pat
     (folder / "00016.json").write_text(json.dumps({"shapes": [shape("boy", "rectangle", box)]}))
 
     def run(target: Path, *, full: bool) -> str:
-        track_input = open_track_input(target, prompts_folder=None, warn=lambda _: None)
         tracker = tracker_module.Sam2Tracker(tiny_predictor)
-        return track_and_write(track_input, tracker=tracker, settings="tiny@256",
-                               args=options(full=full, save_masks=False))  # fmt: skip
+        model = LoadedModel(tracker=tracker, label="tiny", version="tiny@256", device="cpu",
+                            identity="tiny@256")  # fmt: skip
+        return track(target, model=model, outputs=OutputOptions(shapes="mask"), full=full).line()
 
     run(folder, full=False)
     moved = [[320.0, 160.0], [540.0, 510.0]]

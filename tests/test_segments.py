@@ -5,12 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from labelme_sam2.core.prompts import Box, Click, ObjectKey, PromptSet
-from labelme_sam2.core.segments import (
-    Segment,
-    TrackingPlan,
-    plan_segments,
-    segment_fingerprint,
-)
+from labelme_sam2.core.segments import Segment, TrackingPlan, plan_segments
+from labelme_sam2.reruns import segment_fingerprint
 
 CAR, DOG = ObjectKey("car", None), ObjectKey("dog", 2)
 
@@ -41,7 +37,7 @@ def test_segments_and_keyframes_cover_every_frame_once_per_object():
         )
         assert covered == list(range(12))
     plan = TrackingPlan.everything(prompts, frame_count=12)
-    assert plan.object_frames() == 24 and plan.frames() == set(range(12))
+    assert sum(map(len, plan.objects_by_frame().values())) == 24 and plan.frames() == set(range(12))
     # Memory of a segment: its anchor and the keyframe it runs into, never the video's edge.
     assert segments[1].conditioning(prompts.objects[CAR]) == [3, 7]
     assert segments[2].conditioning(prompts.objects[CAR]) == [8]

@@ -3,7 +3,6 @@ correction re-runs, checked exactly against the scripted tracker."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from pathlib import Path
@@ -12,21 +11,21 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from labelme_sam2.cli.main import build_parser
-from labelme_sam2.cli.track import track_and_write
 from labelme_sam2.errors import InputError
 from labelme_sam2.formats.labelme_json import is_tool_shape
 from labelme_sam2.labelme_adapter.track_input import open_track_input
 from tests.conftest import labelme_file, shape
+from tests.outputs_helpers import track_scripted
 from tests.scripted_tracker import ScriptedTracker
 
 W, H = 120, 80
 
 
-def options(**overrides) -> argparse.Namespace:
-    """`track`'s own defaults (its parser's), with --as mask --save-masks and `overrides`."""
-    args = build_parser().parse_args(["track", "unused", "--as", "mask", "--save-masks"])
-    return argparse.Namespace(**(vars(args) | overrides))
+def run_track(path: Path, tracker: ScriptedTracker | None = None, **options) -> str:
+    """labelme_sam2.api.track with the scripted tracker, masks as LabelMe mask shapes and
+    PNGs unless `options` say otherwise; the summary line."""
+    defaults = {"shapes": "mask", "layers": ("png",)}
+    return track_scripted(path, tracker=tracker, **(defaults | options)).line()
 
 
 def box_file(label: str, x: float, *, image: str) -> str:
@@ -59,7 +58,7 @@ def test_chunk_folders_track_as_one_video_and_write_per_chunk(tmp_path: Path):
     track_input = open_track_input(parent, prompts_folder=None, warn=lambda _: None)
     assert len(track_input.frames) == 10 and track_input.offsets == (0, 5)
     tracker = ScriptedTracker()
-    line = track_and_write(track_input, tracker=tracker, settings="s", args=options())
+    line = run_track(parent, tracker)
 
     assert tracker.calls == 1 and tracker.object_frames == 10  # straight through, one pass
     for folder in (first, second):
@@ -82,9 +81,7 @@ def test_a_video_with_a_prompts_folder(tmp_path: Path):
     prompts.mkdir()
     (prompts / "4.json").write_text(box_file("dog", 40, image="whatever.jpg"))
 
-    track_input = open_track_input(video, prompts_folder=prompts, warn=lambda _: None)
-    track_and_write(track_input, tracker=ScriptedTracker(), settings="s",
-                    args=options(video=["masked"]))  # fmt: skip
+    run_track(video, prompts=prompts, videos=("masked",))
 
     written = sorted(p.name for p in prompts.glob("*.json"))
     assert written == sorted(["4.json", *(f"{i:05d}.json" for i in range(12) if i != 4)])
@@ -110,11 +107,9 @@ def test_a_correction_recomputes_only_the_touched_span(tmp_path: Path):
         (folder / f"{frame:05d}.json").write_text(box_file("car", 20, image=f"{frame:05d}.png"))
     (folder / "00005.json").write_text(box_file("bus", 60, image="00005.png"))
 
-    def run(settings: str = "s", **overrides) -> tuple[ScriptedTracker, str]:
+    def run(identity: str = "s", **options) -> tuple[ScriptedTracker, str]:
         tracker = ScriptedTracker()
-        track_input = open_track_input(folder, prompts_folder=None, warn=lambda _: None)
-        return tracker, track_and_write(track_input, tracker=tracker, settings=settings,
-                                        args=options(**overrides))  # fmt: skip
+        return tracker, run_track(folder, tracker, identity=identity, **options)
 
     tracker, line = run()
     assert tracker.object_frames == 60 and line.startswith("tracked 30 frames x 2 objects")
@@ -140,9 +135,9 @@ def test_a_correction_recomputes_only_the_touched_span(tmp_path: Path):
 
     tracker, line = run(full=True)
     assert tracker.object_frames == 60
-    tracker, line = run(settings="another model")  # other masks: nothing can be kept
+    tracker, line = run(identity="another model")  # other masks: nothing can be kept
     assert tracker.object_frames == 60
-    tracker, line = run(settings="another model")
+    tracker, line = run(identity="another model")
     assert tracker.object_frames == 0
 
 
@@ -150,21 +145,19 @@ def test_a_failed_run_leaves_no_record_to_trust(tmp_path: Path):
     folder = tmp_path / "frames"
     noise_frames(folder, 6)
     (folder / "00000.json").write_text(box_file("car", 20, image="00000.png"))
-    track_input = open_track_input(folder, prompts_folder=None, warn=lambda _: None)
-    track_and_write(track_input, tracker=ScriptedTracker(), settings="s", args=options())
+    run_track(folder)
 
     class Failing(ScriptedTracker):
-        def track(self, frames, prompts, *, plan=None):
+        def track(self, frames, prompts, *, plan=None, after_step=None):
             yield from list(super().track(frames, prompts, plan=plan))[:2]
             raise RuntimeError("out of memory")
 
     (folder / "00003.json").write_text(box_file("car", 30, image="00003.png"))
     with pytest.raises(RuntimeError):
-        track_and_write(track_input, tracker=Failing(), settings="s", args=options())
+        run_track(folder, Failing())
     assert not (folder / ".labelme-sam2" / "run.json").exists()
     tracker = ScriptedTracker()
-    track_input = open_track_input(folder, prompts_folder=None, warn=lambda _: None)
-    track_and_write(track_input, tracker=tracker, settings="s", args=options())
+    run_track(folder, tracker)
     assert tracker.object_frames == 6  # everything again
     assert sorted(os.listdir(folder / ".labelme-sam2" / "masks")) == [
         f"{i:06d}.bin" for i in range(6)
@@ -179,7 +172,6 @@ def test_a_full_disk_is_one_error_and_leaves_no_torn_file(tmp_path: Path, monkey
     folder = tmp_path / "frames"
     noise_frames(folder, 8)
     (folder / "00000.json").write_text(box_file("car", 20, image="00000.png"))
-    track_input = open_track_input(folder, prompts_folder=None, warn=lambda _: None)
     real_fsync, calls = os.fsync, []
 
     def fsync(fd: int) -> None:
@@ -190,7 +182,7 @@ def test_a_full_disk_is_one_error_and_leaves_no_torn_file(tmp_path: Path, monkey
 
     monkeypatch.setattr(os, "fsync", fsync)
     with pytest.raises(OutputError, match=r"cannot write \(No space left on device\)"):
-        track_and_write(track_input, tracker=ScriptedTracker(), settings="s", args=options())
+        run_track(folder)
     leftovers = [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
     assert leftovers == []
     for path in folder.glob("*.json"):
@@ -205,8 +197,7 @@ def test_replaced_frames_or_a_damaged_store_recompute_everything(tmp_path: Path)
 
     def object_frames() -> int:
         tracker = ScriptedTracker()
-        track_input = open_track_input(folder, prompts_folder=None, warn=lambda _: None)
-        track_and_write(track_input, tracker=tracker, settings="s", args=options())
+        run_track(folder, tracker)
         return tracker.object_frames
 
     assert object_frames() == 6

@@ -4,36 +4,36 @@ masks, without loading the model."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from tqdm import tqdm
+from labelme_sam2.api import render
+from labelme_sam2.cli.console import progress_bar, warn
+from labelme_sam2.cli.output_flags import add_output_arguments, output_options
 
-from labelme_sam2.cli.console import warn
-from labelme_sam2.cli.outputs import output_writers, wants_outputs
-from labelme_sam2.cli.stored_masks import open_stored_masks
-from labelme_sam2.core.pipeline import FrameWriter, deliver
-from labelme_sam2.core.tracking import FrameMasks
-from labelme_sam2.errors import InputError
-from labelme_sam2.labelme_adapter.track_input import open_track_input
-from labelme_sam2.writers.by_part import WritersByPart
+NAME = "render"
 
 
-def run_render(args: argparse.Namespace) -> int:
-    if not wants_outputs(args):
-        raise InputError(
-            args.path, "nothing to render: ask for --video, --export, --previews or --contact-sheet"
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        NAME,
+        help="videos, mask layers and pictures from the last `track` run, without the model",
+        description="Write the outputs `track` can write (videos, mask layers, previews, a "
+        "contact sheet) from the masks of the last `track` run on PATH. The model is not "
+        "loaded; PATH's frames and prompts must be as that run left them.",
+    )
+    parser.add_argument("path", type=Path, metavar="PATH", help="what `track` was given")
+    parser.add_argument("--prompts", type=Path, default=None, metavar="DIR", help="as for track")
+    add_output_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    with progress_bar("rendering") as on_progress:
+        result = render(
+            args.path,
+            prompts=args.prompts,
+            outputs=output_options(args),
+            on_progress=on_progress,
+            warn=warn,
         )
-    track_input = open_track_input(args.path, prompts_folder=args.prompts, warn=warn)
-    read_masks = open_stored_masks(track_input)
-    objects = list(track_input.prompts.objects)
-    written: list[str] = []
-    per_part: list[list[FrameWriter]] = [
-        output_writers(part, objects, args, written=written) for part in track_input.parts
-    ]
-    frames = track_input.frames
-    results = (FrameMasks(i, read_masks(i)) for i in range(len(frames)))
-    with tqdm(total=len(frames), unit="frame", desc="rendering", disable=None) as bar:
-        deliver(
-            results, writers=[WritersByPart(track_input.offsets, per_part)], on_frame=bar.update
-        )
-    print(f"rendered {len(frames)} frames x {len(objects)} objects: {', '.join(written)}")
+    print(result.line())
     return 0

@@ -1,96 +1,71 @@
-"""`labelme-sam2 track PATH`: validate everything, load SAM 2, propagate, write.
-
-A re-run after the user edited some prompts recomputes only the segments those edits touch
-(core/segments.py) and takes every other mask from the last run's store.
-"""
+"""`labelme-sam2 track PATH`: masks for every frame, through labelme_sam2.api.track."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from tqdm import tqdm
+from labelme_sam2.api import track
+from labelme_sam2.cli.console import progress_bar, warn
+from labelme_sam2.cli.model_flags import add_model_arguments, model_options
+from labelme_sam2.cli.output_flags import add_output_arguments, output_options
+from labelme_sam2.options import SHAPE_FORMATS
 
-from labelme_sam2.cli.console import warn
-from labelme_sam2.cli.model_loading import load_model, resolve_model_choice
-from labelme_sam2.cli.outputs import output_writers
-from labelme_sam2.cli.stored_masks import holds_these_frames, run_record
-from labelme_sam2.core.pipeline import FrameWriter, PreviousMasks, propagate
-from labelme_sam2.core.segments import TrackingPlan, plan_changes
-from labelme_sam2.core.tracking import Tracker
-from labelme_sam2.formats.mask_store import MaskStore, MaskStoreWriter, RunRecord
-from labelme_sam2.labelme_adapter.json_writer import LabelmeJsonWriter
-from labelme_sam2.labelme_adapter.track_input import TrackInput, open_track_input
-from labelme_sam2.models.registry import check_image_size
-from labelme_sam2.writers.by_part import WritersByPart
+NAME = "track"
 
 
-def run_track(args: argparse.Namespace) -> int:
-    # Everything the user can get wrong is checked before torch is even imported.
-    check_image_size(args.image_size)
-    track_input = open_track_input(args.path, prompts_folder=args.prompts, warn=warn)
-    choice = resolve_model_choice(args)
-    model = load_model(choice, args)
-    line = track_and_write(track_input, tracker=model.tracker, settings=model.settings, args=args)
-    print(f"{line} on {model.device} with {choice.label}")
-    return 0
-
-
-def track_and_write(
-    track_input: TrackInput, *, tracker: Tracker, settings: str, args: argparse.Namespace
-) -> str:
-    """Track (only what changed since the last run with the same `settings`, unless
-    args.full) and write every output; returns the summary line."""
-    store = MaskStore(track_input.store_folder)
-    plan, previous, record = _plan(track_input, store, settings=settings, full=args.full)
-    json_writers: list[LabelmeJsonWriter] = []
-    outputs: list[str] = []
-    per_part: list[list[FrameWriter]] = []
-    for part in track_input.parts:
-        json_writers.append(LabelmeJsonWriter(part, shape_format=args.shape_format))
-        others = output_writers(part, list(track_input.prompts.objects), args, written=outputs)
-        per_part.append([json_writers[-1], *others])
-    writers: list[FrameWriter] = [
-        WritersByPart(track_input.offsets, per_part),
-        MaskStoreWriter(store, record),
-    ]
-    frames = track_input.frames
-    with tqdm(total=len(frames), unit="frame", desc="tracking", disable=None) as bar:
-        summary = propagate(
-            frames,
-            track_input.prompts,
-            tracker=tracker,
-            writers=writers,
-            plan=plan,
-            previous=previous,
-            on_frame=bar.update,
-        )
-    changed = sum(writer.files_changed for writer in json_writers)
-    labelme_files = f"{len(frames)} LabelMe files ({changed} changed)"
-    if len(track_input.parts) > 1:
-        labelme_files += f" in {len(track_input.parts)} chunk folders"
-        outputs = [f"{len(outputs)} mask folders/videos beside them"] if outputs else []
-    return f"{summary.line()}; wrote {', '.join([labelme_files, *outputs])}"
-
-
-def _plan(
-    track_input: TrackInput, store: MaskStore, *, settings: str, full: bool
-) -> tuple[TrackingPlan, PreviousMasks | None, RunRecord]:
-    """What to compute, where the rest comes from, and the record this run will leave."""
-    frames, prompts = track_input.frames, track_input.prompts
-    record = run_record(track_input, settings=settings)
-    everything = TrackingPlan.everything(prompts, frame_count=len(frames))
-    last = store.record()
-    if (
-        full
-        or last is None
-        or last["settings"] != settings
-        or not holds_these_frames(store, last, record)
-    ):
-        return everything, None, record
-    plan = plan_changes(
-        prompts,
-        frame_count=len(frames),
-        done_segments=set(last["segments"]),
-        done_keyframes=set(last["keyframes"]),
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        NAME,
+        help="masks for every frame of a LabelMe frame folder, a video, or chunk folders",
+        description="Read the LabelMe files, propagate their prompts with SAM 2 through every "
+        "frame, and write the masks back. A re-run after editing prompts recomputes only the "
+        "frames those edits affect.",
     )
-    return plan, store.read, record
+    parser.add_argument(
+        "path",
+        type=Path,
+        metavar="PATH",
+        help="a folder of frames (.jpg/.png) with LabelMe files; a video file (with --prompts); "
+        "or a folder of chunk folders from `extract --chunk-seconds`, tracked as one video",
+    )
+    parser.add_argument(
+        "--prompts",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="for a video: the folder of LabelMe files named by frame number (00012.json is "
+        "frame 12); the masks are written there, one file per frame",
+    )
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="recompute every frame instead of only those the edited prompts affect",
+    )
+    add_model_arguments(parser)
+    parser.add_argument(
+        "--as",
+        dest="shape_format",
+        choices=list(SHAPE_FORMATS),
+        default="polygon",
+        help="how masks go into the LabelMe files (default: polygon; mask keeps holes exactly)",
+    )
+    add_output_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    # Everything the user can get wrong is checked before torch is even imported.
+    model = model_options(args)
+    outputs = output_options(args)
+    with progress_bar("tracking") as on_progress:
+        result = track(
+            args.path,
+            prompts=args.prompts,
+            model=model,
+            outputs=outputs,
+            full=args.full,
+            on_progress=on_progress,
+            warn=warn,
+        )
+    print(result.line())
+    return 0

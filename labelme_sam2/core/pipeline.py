@@ -1,18 +1,22 @@
-"""prompts -> tracker -> per-frame masks -> writers, with progress and a summary."""
+"""prompts -> tracker -> per-frame masks -> writers, with progress, cancellation, a summary."""
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-import numpy as np
-
 from labelme_sam2.core.frames import Frames
+from labelme_sam2.core.mask import Mask
 from labelme_sam2.core.prompts import ObjectKey, PromptSet
 from labelme_sam2.core.segments import TrackingPlan
-from labelme_sam2.core.tracking import FrameMasks, Tracker
+from labelme_sam2.core.tracking import FrameMasks, LastRunMasks, StepHook, Tracker
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int], None]  # (frames written, frames in all), after each frame
 
 
 class FrameWriter(Protocol):
@@ -29,7 +33,12 @@ class FrameWriter(Protocol):
         ...
 
 
-PreviousMasks = Callable[[int], dict[ObjectKey, np.ndarray]]
+class Cancelled(Exception):
+    """The run's cancel event was set: it stopped after the frame it was writing."""
+
+    def __init__(self, frames_written: int) -> None:
+        super().__init__(f"cancelled after {frames_written} frames")
+        self.frames_written = frames_written
 
 
 @dataclass(frozen=True)
@@ -61,19 +70,21 @@ def propagate(
     tracker: Tracker,
     writers: Sequence[FrameWriter],
     plan: TrackingPlan | None = None,
-    previous: PreviousMasks | None = None,
-    on_frame: Callable[[], None] = lambda: None,
+    last_run: LastRunMasks | None = None,
+    on_progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+    after_step: StepHook | None = None,
 ) -> RunSummary:
     """Every frame, in order, to every writer: the tracker's masks where `plan` computes them,
-    `previous` (the last run's) elsewhere. Without a plan, the tracker computes everything."""
+    the last run's elsewhere. Without a plan, the tracker computes everything.
+
+    Raises Cancelled when `cancel` is set: after the frame being written, with every writer
+    aborted (each file old or new)."""
     plan = plan or TrackingPlan.everything(prompts, frame_count=len(frames))
     started = time.perf_counter()
-    results = tracker.track(frames, prompts, plan=plan)
-    deliver(
-        _merged(results, len(frames), list(prompts.objects), previous),
-        writers=writers,
-        on_frame=on_frame,
-    )
+    results = tracker.track(frames, prompts, plan=plan, after_step=after_step)
+    merged = _merged(results, len(frames), plan.frames(), list(prompts.objects), last_run)
+    deliver(merged, writers=writers, total=len(frames), on_progress=on_progress, cancel=cancel)
     return RunSummary(
         frames=len(frames),
         objects=len(prompts.objects),
@@ -86,44 +97,66 @@ def deliver(
     results: Iterable[FrameMasks],
     *,
     writers: Sequence[FrameWriter],
-    on_frame: Callable[[], None] = lambda: None,
+    total: int,
+    on_progress: Progress | None = None,
+    cancel: threading.Event | None = None,
 ) -> None:
-    """Each result to every writer, then close them all; on any failure, abort them all."""
+    """Each result to every writer, then close them all. On any failure (or cancel) every
+    writer is aborted, and the first error is the one raised."""
+    done = 0
     try:
         for result in results:
             for writer in writers:
                 writer.write(result)
-            on_frame()
+            done += 1
+            if on_progress is not None:
+                on_progress(done, total)
+            if cancel is not None and cancel.is_set():
+                raise Cancelled(done)
         for writer in writers:
             writer.close()
     except BaseException:
-        for writer in writers:
-            writer.abort()
+        abort_all(writers)
         raise
+
+
+def abort_all(writers: Sequence[FrameWriter]) -> None:
+    """Abort every writer, even when one of them fails to: that failure is no reason to leave
+    the others' half-made files behind, and it must not hide why the run stopped."""
+    for writer in writers:
+        try:
+            writer.abort()
+        except Exception as error:  # the run's own error is the one the user must see
+            log.warning("%s could not clean up after the failed run: %s", writer, error)
 
 
 def _merged(
     results: Iterable[FrameMasks],
     frame_count: int,
+    computed: set[int],
     keys: list[ObjectKey],
-    previous: PreviousMasks | None,
+    last_run: LastRunMasks | None,
 ) -> Iterator[FrameMasks]:
+    """Every frame's masks. The tracker is asked for a frame only once the one before it has
+    been written, so progress and cancellation never run ahead of the files."""
     fresh = iter(results)
-    pending = next(fresh, None)
     for frame_index in range(frame_count):
-        masks: dict[ObjectKey, np.ndarray] = {}
-        if pending is not None and pending.frame_index == frame_index:
-            masks, pending = pending.masks, next(fresh, None)
-        elif pending is not None and pending.frame_index < frame_index:
-            raise RuntimeError(f"tracker returned frame {pending.frame_index} out of order")
+        masks: dict[ObjectKey, Mask] = {}
+        if frame_index in computed:
+            result = next(fresh, None)
+            if result is None or result.frame_index != frame_index:
+                got = "no frame" if result is None else f"frame {result.frame_index}"
+                raise RuntimeError(f"tracker returned {got} where frame {frame_index} was due")
+            masks = result.masks
         if set(masks) - set(keys):
             raise RuntimeError(f"tracker returned unknown objects on frame {frame_index}")
         missing = [key for key in keys if key not in masks]
         if missing:
-            if previous is None:
+            if last_run is None:
                 raise RuntimeError(f"tracker returned no mask on frame {frame_index}")
-            kept = previous(frame_index)
+            kept = last_run(frame_index)
             masks = {**masks, **{key: kept[key] for key in missing}}
         yield FrameMasks(frame_index, {key: masks[key] for key in keys})
-    if pending is not None:
-        raise RuntimeError(f"tracker returned frame {pending.frame_index} beyond the last")
+    extra = next(fresh, None)
+    if extra is not None:
+        raise RuntimeError(f"tracker returned frame {extra.frame_index} beyond the last")

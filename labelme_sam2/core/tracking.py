@@ -2,53 +2,41 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
-import numpy as np
-
 from labelme_sam2.core.frames import Frames
+from labelme_sam2.core.mask import Mask
 from labelme_sam2.core.prompts import ObjectKey, PromptSet
 from labelme_sam2.core.segments import TrackingPlan
+
+StepHook = Callable[[], None]  # runs after each model step of a tracker
+# The masks of frame i as the last finished run left them (labelme_sam2/reruns.py keeps them).
+LastRunMasks = Callable[[int], dict[ObjectKey, Mask]]
 
 
 @dataclass(frozen=True)
 class FrameMasks:
-    """One frame's result: a bool height x width mask per object (all False when hidden)."""
+    """One frame's result: a mask per object (all False when hidden)."""
 
     frame_index: int
-    masks: dict[ObjectKey, np.ndarray]
+    masks: dict[ObjectKey, Mask]
 
 
 class Tracker(Protocol):
     def track(
-        self, frames: Frames, prompts: PromptSet, *, plan: TrackingPlan | None = None
+        self,
+        frames: Frames,
+        prompts: PromptSet,
+        *,
+        plan: TrackingPlan | None = None,
+        after_step: StepHook | None = None,
     ) -> Iterator[FrameMasks]:
         """Yield, once each and in frame order, the frames the plan covers (default: the whole
-        plan, every frame with every object), each with the masks the plan computes there."""
+        plan, every frame with every object), each with the masks the plan computes there.
+
+        `after_step` runs after each model step (a keyframe decoded, a frame tracked): one
+        output frame can take many steps, and a server lets a waiting click use the model
+        between them."""
         ...
-
-
-_step_hooks = threading.local()
-
-
-@contextmanager
-def between_model_steps(hook: Callable[[], None]) -> Iterator[None]:
-    """Run `hook` after each model step a tracker takes on this thread (a server lets a waiting
-    click use the model there, even inside one long frame of a job's output)."""
-    previous = getattr(_step_hooks, "hook", None)
-    _step_hooks.hook = hook
-    try:
-        yield
-    finally:
-        _step_hooks.hook = previous
-
-
-def model_step_done() -> None:
-    """Trackers call this after each model step (a keyframe decoded, a frame tracked)."""
-    hook = getattr(_step_hooks, "hook", None)
-    if hook is not None:
-        hook()

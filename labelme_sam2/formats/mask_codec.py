@@ -1,5 +1,5 @@
-"""Conversions between bool masks and the ways they are stored: polygons, LabelMe mask
-shapes (base64 PNG of the bounding-box crop), and compact in-memory blobs."""
+"""Conversions between masks and the ways they are stored: polygons, LabelMe mask shapes
+(base64 PNG of the bounding-box crop), and bit-packed blobs (in memory and in the mask store)."""
 
 from __future__ import annotations
 
@@ -7,24 +7,27 @@ import base64
 import binascii
 import io
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
+from labelme_sam2.core.mask import Mask
+
 # Polygons from masks: contour vertices may stray this far (pixels) to drop redundant points.
 POLYGON_TOLERANCE_PX = 1.0
 
 
-def polygon_to_mask(points: list[tuple[float, float]], *, width: int, height: int) -> np.ndarray:
+def polygon_to_mask(points: list[tuple[float, float]], *, width: int, height: int) -> Mask:
     """Rasterise a polygon exactly as labelme's shape_to_mask does (fill plus outline)."""
     canvas = Image.new("L", (width, height), 0)
     ImageDraw.Draw(canvas).polygon(points, outline=1, fill=1)
     return np.asarray(canvas, dtype=bool)
 
 
-def mask_to_polygons(mask: np.ndarray) -> list[list[tuple[float, float]]]:
+def mask_to_polygons(mask: Mask) -> list[list[tuple[float, float]]]:
     """Outer contours of each connected part, largest first; holes are not represented.
 
     Vertices are pixel coordinates, so `polygon_to_mask` gives the mask back up to the
@@ -55,7 +58,7 @@ class BoundingBox:
     y1: int
 
 
-def bounding_box(mask: np.ndarray) -> BoundingBox | None:
+def bounding_box(mask: Mask) -> BoundingBox | None:
     rows = np.flatnonzero(mask.any(axis=1))
     if rows.size == 0:
         return None
@@ -63,7 +66,7 @@ def bounding_box(mask: np.ndarray) -> BoundingBox | None:
     return BoundingBox(int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1]))
 
 
-def encode_mask_crop(mask: np.ndarray, box: BoundingBox) -> str:
+def encode_mask_crop(mask: Mask, box: BoundingBox) -> str:
     """Base64 PNG of the crop, 0/1 values as labelme's img_arr_to_b64 writes them."""
     crop = mask[box.y0 : box.y1 + 1, box.x0 : box.x1 + 1].astype(np.uint8)
     buffer = io.BytesIO()
@@ -71,7 +74,7 @@ def encode_mask_crop(mask: np.ndarray, box: BoundingBox) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def decode_mask_crop(data: str, box: BoundingBox, *, width: int, height: int) -> np.ndarray:
+def decode_mask_crop(data: str, box: BoundingBox, *, width: int, height: int) -> Mask:
     """A LabelMe mask shape as a full-frame bool mask; ValueError if it does not fit its box."""
     try:
         raw = base64.b64decode(data, validate=True)
@@ -92,20 +95,38 @@ def decode_mask_crop(data: str, box: BoundingBox, *, width: int, height: int) ->
     return full
 
 
+def pack_masks(masks: Sequence[Mask], *, level: int) -> bytes:
+    """Masks of one size as their bits, one after another, zlib-compressed at `level`."""
+    return zlib.compress(b"".join(np.packbits(mask, axis=None).tobytes() for mask in masks), level)
+
+
+def unpack_masks(data: bytes, *, count: int, height: int, width: int) -> list[Mask]:
+    """What pack_masks made of `count` masks of height x width; ValueError (or zlib.error)
+    if `data` is not that."""
+    bits = np.frombuffer(zlib.decompress(data), dtype=np.uint8)
+    per_mask = (height * width + 7) // 8
+    if bits.size != count * per_mask:
+        raise ValueError(f"{bits.size} bytes of mask bits where {count * per_mask} were due")
+    return [
+        np.unpackbits(bits[i * per_mask : (i + 1) * per_mask], count=height * width)
+        .reshape(height, width)
+        .astype(bool)
+        for i in range(count)
+    ]
+
+
 @dataclass(frozen=True)
 class PackedMask:
-    """A bool mask at about 1/200 of its size, for holding many frames' results in memory."""
+    """A mask at about 1/200 of its size, for holding many frames' results in memory."""
 
     height: int
     width: int
     data: bytes
 
     @classmethod
-    def pack(cls, mask: np.ndarray) -> PackedMask:
+    def pack(cls, mask: Mask) -> PackedMask:
         height, width = mask.shape
-        return cls(height, width, zlib.compress(np.packbits(mask, axis=None).tobytes(), 1))
+        return cls(height, width, pack_masks([mask], level=1))
 
-    def unpack(self) -> np.ndarray:
-        bits = np.frombuffer(zlib.decompress(self.data), dtype=np.uint8)
-        flat = np.unpackbits(bits, count=self.height * self.width)
-        return flat.reshape(self.height, self.width).astype(bool)
+    def unpack(self) -> Mask:
+        return unpack_masks(self.data, count=1, height=self.height, width=self.width)[0]

@@ -19,6 +19,7 @@ from labelme_sam2.formats.labelme_json import (
 )
 from labelme_sam2.formats.mask_codec import bounding_box, encode_mask_crop, mask_to_polygons
 from labelme_sam2.labelme_adapter.folder import LabelmeFolder
+from labelme_sam2.writers.base import FrameWriterBase
 
 ShapeFormat = Literal["polygon", "mask"]
 
@@ -55,8 +56,9 @@ def masks_to_shapes(
     return shapes
 
 
-class LabelmeJsonWriter:
-    """Rewrites each frame's LabelMe file atomically; user shapes are kept as they were."""
+class LabelmeJsonWriter(FrameWriterBase):
+    """Rewrites each frame's LabelMe file atomically (so on abort each is old or new, none
+    torn); user shapes are kept as they were."""
 
     def __init__(self, folder: LabelmeFolder, *, shape_format: ShapeFormat) -> None:
         self._folder = folder
@@ -68,12 +70,6 @@ class LabelmeJsonWriter:
         shapes = masks_to_shapes(result.masks, shape_format=self._shape_format)
         if write_atomically(path, dumps(with_tool_shapes(document, shapes))):
             self.files_changed += 1
-
-    def close(self) -> None:
-        pass
-
-    def abort(self) -> None:
-        pass  # every file was replaced atomically: each is old or new, none torn
 
     def _document(self, frame_index: int) -> tuple[Path, dict[str, Any]]:
         existing = self._folder.documents.get(frame_index)

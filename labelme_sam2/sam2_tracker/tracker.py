@@ -23,7 +23,7 @@ from sam2.sam2_video_predictor import SAM2VideoPredictor
 from labelme_sam2.core.frames import Frames
 from labelme_sam2.core.prompts import FramePrompt, ObjectKey, PromptSet
 from labelme_sam2.core.segments import Segment, TrackingPlan
-from labelme_sam2.core.tracking import FrameMasks, model_step_done
+from labelme_sam2.core.tracking import FrameMasks, StepHook
 from labelme_sam2.formats.mask_codec import PackedMask
 from labelme_sam2.sam2_tracker.device import inference_context
 from labelme_sam2.sam2_tracker.feature_cache import FeatureKey, ImageFeatureCache, image_key
@@ -48,7 +48,12 @@ class Sam2Tracker:
         self.peak_held_frames = 0  # most non-conditioning outputs held at once, all segments
 
     def track(
-        self, frames: Frames, prompts: PromptSet, *, plan: TrackingPlan | None = None
+        self,
+        frames: Frames,
+        prompts: PromptSet,
+        *,
+        plan: TrackingPlan | None = None,
+        after_step: StepHook | None = None,
     ) -> Iterator[FrameMasks]:
         plan = plan or TrackingPlan.everything(prompts, frame_count=len(frames))
         if not plan.segments and not plan.keyframes:
@@ -58,7 +63,15 @@ class Sam2Tracker:
             None if key is None or self._feature_cache is None else self._feature_cache.get(key)
         )
         with inference_context(self._predictor.device):
-            run = _Run(self._predictor, frames, prompts, plan, reach=self._reach, features=cached)
+            run = _Run(
+                self._predictor,
+                frames,
+                prompts,
+                plan,
+                reach=self._reach,
+                features=cached,
+                after_step=after_step or _no_hook,
+            )
             yield from run.masks_in_frame_order()
             self.peak_held_frames = max(self.peak_held_frames, run.peak_held_frames)
             if key is not None and self._feature_cache is not None and cached is None:
@@ -73,6 +86,40 @@ class Sam2Tracker:
         return image_key(paths[0], self._predictor.image_size)
 
 
+def _no_hook() -> None:
+    pass
+
+
+def new_inference_state(predictor: SAM2VideoPredictor, frames: Frames) -> dict[str, Any]:
+    """SAM 2's inference state (the keys init_state makes), fed by our frame source.
+
+    init_state would load every frame up front with its own loader; everything that reads
+    this state is SAM 2's own code. tests/test_sam2_inference_state.py checks the keys
+    against the pinned sam2's init_state.
+    """
+    device = predictor.device
+    return {
+        "images": Sam2FrameSource(frames, image_size=predictor.image_size),
+        "num_frames": len(frames),
+        "offload_video_to_cpu": True,
+        "offload_state_to_cpu": False,
+        "video_height": frames.height,
+        "video_width": frames.width,
+        "device": device,
+        "storage_device": device,
+        "point_inputs_per_obj": {},
+        "mask_inputs_per_obj": {},
+        "cached_features": {},
+        "constants": {},
+        "obj_id_to_idx": OrderedDict(),
+        "obj_idx_to_id": OrderedDict(),
+        "obj_ids": [],
+        "output_dict_per_obj": {},
+        "temp_output_dict_per_obj": {},
+        "frames_tracked_per_obj": {},
+    }
+
+
 class _Run:
     """One track() call: SAM 2's inference state plus the segments being tracked."""
 
@@ -85,14 +132,16 @@ class _Run:
         *,
         reach: int | None,
         features: Any = None,
+        after_step: StepHook,
     ) -> None:
         self._predictor = predictor
+        self._after_step = after_step
         self._frames = frames
         self._prompts = prompts
         self._plan = plan
         self._reach = reach
         self.peak_held_frames = 0
-        self._state = self._new_state()
+        self._state = new_inference_state(predictor, frames)
         if features is not None:  # frame 0's (image, backbone output), as SAM 2 caches them
             self._state["cached_features"] = {0: features}
         self._keys = sorted(
@@ -161,7 +210,7 @@ class _Run:
         )
         memory.add(frame_index, output)
         mask = self._to_video_mask(low_res)
-        model_step_done()
+        self._after_step()
         return mask
 
     def _segment_memory(self, segment: Segment) -> SegmentMemory:
@@ -183,7 +232,7 @@ class _Run:
         for key, frame_index in sorted(needed, key=lambda kf: (kf[1], self._keys.index(kf[0]))):
             prompt = self._prompts.objects[key][frame_index]
             mask = self._add_prompt(frame_index, self._keys.index(key), prompt)
-            model_step_done()
+            self._after_step()
             if (key, frame_index) in self._plan.keyframes:
                 self._keyframe_masks[(key, frame_index)] = PackedMask.pack(mask)
         # Runs SAM 2's memory encoder on every keyframe output (what propagate_in_video does
@@ -221,31 +270,3 @@ class _Run:
     def _note_held(self, memories: Iterable[SegmentMemory]) -> None:
         held = sum(m.held_frames for m in memories)
         self.peak_held_frames = max(self.peak_held_frames, held)
-
-    def _new_state(self) -> dict[str, Any]:
-        """SAM 2's inference state (the keys init_state makes), fed by our frame source.
-
-        init_state would load every frame up front with its own loader; everything that reads
-        this state is SAM 2's own code.
-        """
-        device = self._predictor.device
-        return {
-            "images": Sam2FrameSource(self._frames, image_size=self._predictor.image_size),
-            "num_frames": len(self._frames),
-            "offload_video_to_cpu": True,
-            "offload_state_to_cpu": False,
-            "video_height": self._frames.height,
-            "video_width": self._frames.width,
-            "device": device,
-            "storage_device": device,
-            "point_inputs_per_obj": {},
-            "mask_inputs_per_obj": {},
-            "cached_features": {},
-            "constants": {},
-            "obj_id_to_idx": OrderedDict(),
-            "obj_idx_to_id": OrderedDict(),
-            "obj_ids": [],
-            "output_dict_per_obj": {},
-            "temp_output_dict_per_obj": {},
-            "frames_tracked_per_obj": {},
-        }

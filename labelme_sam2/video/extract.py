@@ -15,7 +15,6 @@ into the same place is allowed and rewrites.
 from __future__ import annotations
 
 import contextlib
-import io
 import math
 import os
 import re
@@ -28,11 +27,11 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
 from labelme_sam2.errors import InputError, UserError
 from labelme_sam2.formats.atomic import write_atomically
+from labelme_sam2.formats.images import image_bytes
 from labelme_sam2.video.frame_selection import (
     FolderPlan,
     no_warning,
@@ -281,14 +280,12 @@ def _reason(error: OSError) -> str:
 
 
 def _write_frame(path: Path, rgb: np.ndarray, image_format: ImageFormat, quality: int) -> None:
-    buffer = io.BytesIO()
-    image = Image.fromarray(rgb)
     if image_format == "jpg":
-        image.save(buffer, format="JPEG", quality=quality)
+        data = image_bytes(rgb, kind="JPEG", quality=quality)
     else:
         # Lossless at any level; level 1 is 3-4x faster than the default 6 and ~5% larger.
-        image.save(buffer, format="PNG", compress_level=1)
-    write_atomically(path, buffer.getvalue())
+        data = image_bytes(rgb, compress_level=1)
+    write_atomically(path, data)
 
 
 def _write_folders(

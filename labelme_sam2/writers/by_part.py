@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 
-from labelme_sam2.core.pipeline import FrameWriter
+from labelme_sam2.core.pipeline import FrameWriter, abort_all
 from labelme_sam2.core.tracking import FrameMasks
 
 
@@ -30,6 +30,4 @@ class WritersByPart:
                 writer.close()
 
     def abort(self) -> None:
-        for part in self._writers:
-            for writer in part:
-                writer.abort()
+        abort_all([writer for part in self._writers for writer in part])

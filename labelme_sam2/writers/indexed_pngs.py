@@ -19,7 +19,9 @@ from labelme_sam2.core.prompts import ObjectKey
 from labelme_sam2.core.tracking import FrameMasks
 from labelme_sam2.errors import OutputError
 from labelme_sam2.formats.atomic import make_folder, write_atomically
+from labelme_sam2.formats.images import image_bytes
 from labelme_sam2.render.colors import davis_palette
+from labelme_sam2.writers.base import FrameWriterBase
 
 TABLE_NAME = "objects.csv"
 PALETTE = davis_palette()  # built once, not per frame
@@ -46,12 +48,10 @@ def index_image(masks: dict[ObjectKey, np.ndarray], objects: Sequence[ObjectKey]
 def indexed_png_bytes(indexed: np.ndarray) -> bytes:
     image = Image.fromarray(indexed, mode="P")
     image.putpalette(PALETTE)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=True)
-    return buffer.getvalue()
+    return image_bytes(image, optimize=True)
 
 
-class IndexedPngWriter:
+class IndexedPngWriter(FrameWriterBase):
     def __init__(self, frames: Frames, objects: Sequence[ObjectKey], *, folder: Path) -> None:
         if len(objects) > 255:
             raise OutputError(folder, f"{len(objects)} objects do not fit an 8-bit indexed PNG")
@@ -68,9 +68,3 @@ class IndexedPngWriter:
             indexed = index_image(result.masks, self._objects)
         name = f"{self._frames.stems[result.frame_index]}.png"
         write_atomically(self.folder / name, indexed_png_bytes(indexed))
-
-    def close(self) -> None:
-        pass
-
-    def abort(self) -> None:
-        pass

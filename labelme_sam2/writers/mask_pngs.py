@@ -3,25 +3,25 @@ of PNGs."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from labelme_sam2.core.frames import Frames
+from labelme_sam2.core.mask import Mask
 from labelme_sam2.core.prompts import ObjectKey, file_safe_names
 from labelme_sam2.core.tracking import FrameMasks
 from labelme_sam2.formats.atomic import make_folder, write_atomically
+from labelme_sam2.formats.images import image_bytes
+from labelme_sam2.writers.base import FrameWriterBase
 
 
-def png_bytes(mask: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(mask.astype(np.uint8) * 255, mode="L").save(buffer, format="PNG")
-    return buffer.getvalue()
+def png_bytes(mask: Mask) -> bytes:
+    """White on black."""
+    return image_bytes(mask.astype(np.uint8) * 255)
 
 
-class MaskPngWriter:
+class MaskPngWriter(FrameWriterBase):
     def __init__(self, frames: Frames, objects: list[ObjectKey], *, folder: Path) -> None:
         self._frames = frames
         self.folder = folder
@@ -38,9 +38,3 @@ class MaskPngWriter:
             union |= mask
             write_atomically(self._object_folders[key] / name, png_bytes(mask))
         write_atomically(self.folder / name, png_bytes(union))
-
-    def close(self) -> None:
-        pass
-
-    def abort(self) -> None:
-        pass

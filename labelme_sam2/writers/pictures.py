@@ -3,32 +3,26 @@ FOLDER_contact.png, a contact sheet of evenly spaced frames."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from labelme_sam2.core.frames import Frames
 from labelme_sam2.core.prompts import ObjectKey, PromptSet
 from labelme_sam2.core.tracking import FrameMasks
 from labelme_sam2.formats.atomic import make_folder, write_atomically
+from labelme_sam2.formats.images import image_bytes
 from labelme_sam2.render.colors import object_color
 from labelme_sam2.render.contact_sheet import contact_sheet, evenly_spaced, shrink_to_tile
 from labelme_sam2.render.overlay import draw_overlay, object_layers
 from labelme_sam2.render.prompt_preview import ObjectPrompt, draw_prompt_preview
+from labelme_sam2.writers.base import FrameWriterBase
 
 CONTACT_COLUMNS = 4
 
 
-def rgb_png_bytes(rgb: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(rgb, mode="RGB").save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-class PromptPreviewWriter:
+class PromptPreviewWriter(FrameWriterBase):
     """`prompts` are this part's, with frame indices into `frames`."""
 
     def __init__(
@@ -53,13 +47,7 @@ class PromptPreviewWriter:
         rgb = self._frames.read_rgb(result.frame_index)
         picture = draw_prompt_preview(rgb, object_layers(result.masks, self._objects), prompts)
         name = f"{self._frames.stems[result.frame_index]}.png"
-        write_atomically(self.folder / name, rgb_png_bytes(picture))
-
-    def close(self) -> None:
-        pass
-
-    def abort(self) -> None:
-        pass
+        write_atomically(self.folder / name, image_bytes(picture))
 
 
 class ContactSheetWriter:
@@ -88,7 +76,7 @@ class ContactSheetWriter:
             [f"frame {self._frames.stems[i]}" for i in order],
             columns=CONTACT_COLUMNS,
         )
-        write_atomically(self.path, rgb_png_bytes(sheet))
+        write_atomically(self.path, image_bytes(sheet))
 
     def abort(self) -> None:
         pass

@@ -18,6 +18,7 @@ from labelme_sam2.core.prompts import ObjectKey, label_ids
 from labelme_sam2.core.tracking import FrameMasks
 from labelme_sam2.formats.atomic import make_folder, write_atomically
 from labelme_sam2.formats.mask_codec import mask_to_polygons
+from labelme_sam2.writers.base import FrameWriterBase
 
 
 def yolo_lines(mask: np.ndarray, class_id: int) -> list[str]:
@@ -54,7 +55,7 @@ def _yaml_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-class YoloLabelsWriter:
+class YoloLabelsWriter(FrameWriterBase):
     def __init__(self, frames: Frames, objects: Sequence[ObjectKey], *, folder: Path) -> None:
         self._frames = frames
         self._objects = list(objects)
@@ -71,9 +72,3 @@ class YoloLabelsWriter:
         name = f"{self._frames.stems[result.frame_index]}.txt"
         text = "".join(f"{line}\n" for line in lines)
         write_atomically(self.folder / "labels" / name, text.encode())
-
-    def close(self) -> None:
-        pass
-
-    def abort(self) -> None:
-        pass

@@ -105,7 +105,12 @@ class GrabCutStandIn:
         self.models: dict[ObjectKey, dict[int, np.ndarray]] = {}
 
     def track(
-        self, frames: Frames, prompts: PromptSet, *, plan: TrackingPlan | None = None
+        self,
+        frames: Frames,
+        prompts: PromptSet,
+        *,
+        plan: TrackingPlan | None = None,
+        after_step: Callable[[], None] | None = None,  # a stand-in has no model to share
     ) -> Iterator[FrameMasks]:
         plan = plan or TrackingPlan.everything(prompts, frame_count=len(frames))
         keys: list[ObjectKey] = list(prompts.objects)

@@ -1,0 +1,65 @@
+"""render(): the outputs `track` writes, from the last run's masks, without the model."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from labelme_sam2.core.pipeline import FrameWriter, Progress, deliver
+from labelme_sam2.core.tracking import FrameMasks
+from labelme_sam2.errors import InputError
+from labelme_sam2.labelme_adapter.track_input import open_track_input
+from labelme_sam2.options import OutputOptions
+from labelme_sam2.outputs import output_writers
+from labelme_sam2.reruns import last_run_masks
+from labelme_sam2.writers.by_part import WritersByPart
+
+log = logging.getLogger("labelme_sam2")
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    frames: int
+    objects: int
+    outputs: tuple[str, ...]  # paths written, folders ending in /
+
+    def line(self) -> str:
+        return f"rendered {self.frames} frames x {self.objects} objects: {', '.join(self.outputs)}"
+
+
+def render(
+    path: Path | str,
+    *,
+    outputs: OutputOptions,
+    prompts: Path | str | None = None,
+    on_progress: Progress | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> RenderResult:
+    """Write `outputs` for what `track` was given (`path`, and `prompts` for a video) from the
+    masks its last run kept. The frames and prompts must be as that run left them: InputError
+    saying to run `track` otherwise."""
+    path = Path(path)
+    if not outputs.any():
+        raise InputError(
+            path, "nothing to render: ask for --video, --export, --previews or --contact-sheet"
+        )
+    warn = warn or log.warning
+    track_input = open_track_input(
+        path, prompts_folder=None if prompts is None else Path(prompts), warn=warn
+    )
+    read_masks = last_run_masks(track_input, warn=warn)
+    objects = list(track_input.prompts.objects)
+    written: list[str] = []
+    per_chunk: list[list[FrameWriter]] = [
+        output_writers(chunk, objects, outputs, written=written) for chunk in track_input.parts
+    ]
+    frames = track_input.frames
+    deliver(
+        (FrameMasks(i, read_masks(i)) for i in range(len(frames))),
+        writers=[WritersByPart(track_input.offsets, per_chunk)],
+        total=len(frames),
+        on_progress=on_progress,
+    )
+    return RenderResult(frames=len(frames), objects=len(objects), outputs=tuple(written))

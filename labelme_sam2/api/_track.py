@@ -1,0 +1,142 @@
+"""track(): a frame folder, a video with its prompts folder, or chunk folders -> masks in every
+frame's LabelMe file, plus the outputs asked for. Re-runs recompute only what changed."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from labelme_sam2.core.pipeline import Cancelled, FrameWriter, Progress, RunSummary, propagate
+from labelme_sam2.labelme_adapter.json_writer import LabelmeJsonWriter
+from labelme_sam2.labelme_adapter.track_input import TrackInput, open_track_input
+from labelme_sam2.models.loading import LoadedModel, load_model
+from labelme_sam2.options import ModelOptions, OutputOptions
+from labelme_sam2.outputs import output_writers
+from labelme_sam2.reruns import MaskStore, MaskStoreWriter, plan_rerun
+from labelme_sam2.writers.by_part import WritersByPart
+
+Warn = Callable[[str], None]
+log = logging.getLogger("labelme_sam2")
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    summary: RunSummary  # frames, objects, how many recomputed, seconds
+    frames_written: int  # all of them, unless cancelled
+    labelme_files_changed: int
+    chunks: int  # chunk folders (1 for a frame folder or a video)
+    outputs: tuple[str, ...]  # paths of the other outputs, folders ending in /
+    model_label: str
+    device: str
+    cancelled: bool = False
+
+    def line(self) -> str:
+        """What `labelme-sam2 track` prints."""
+        frames = self.summary.frames
+        if self.cancelled:
+            done = f"cancelled after {self.frames_written} of {frames} frames"
+        else:
+            done = self.summary.line()
+        labelme_files = f"{frames} LabelMe files ({self.labelme_files_changed} changed)"
+        outputs = list(self.outputs)
+        if self.chunks > 1:
+            labelme_files += f" in {self.chunks} chunk folders"
+            outputs = [f"{len(outputs)} mask folders/videos beside them"] if outputs else []
+        wrote = ", ".join([labelme_files, *outputs])
+        return f"{done}; wrote {wrote} on {self.device} with {self.model_label}"
+
+
+def track(
+    path: Path | str,
+    *,
+    prompts: Path | str | None = None,
+    model: ModelOptions | LoadedModel | None = None,
+    outputs: OutputOptions | None = None,
+    full: bool = False,
+    on_progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+    warn: Warn | None = None,
+) -> TrackResult:
+    """Masks for every frame of `path` (see docs/api.md).
+
+    Everything the user can get wrong (files, prompts, options, the checkpoint) raises a
+    UserError before the model loads or anything is written. `on_progress(done, total)` runs
+    after each frame is written; once `cancel` is set the run stops after the frame it is
+    writing, with every file old or new (the result says `cancelled`)."""
+    warn = warn or log.warning
+    track_input = open_track_input(
+        Path(path), prompts_folder=None if prompts is None else Path(prompts), warn=warn
+    )
+    if not isinstance(model, LoadedModel):
+        model = load_model(model or ModelOptions(), warn=warn)
+    return track_loaded(
+        track_input,
+        model=model,
+        outputs=outputs or OutputOptions(),
+        full=full,
+        on_progress=on_progress,
+        cancel=cancel,
+        warn=warn,
+    )
+
+
+def track_loaded(
+    track_input: TrackInput,
+    *,
+    model: LoadedModel,
+    outputs: OutputOptions,
+    full: bool,
+    on_progress: Progress | None,
+    cancel: threading.Event | None,
+    warn: Warn,
+) -> TrackResult:
+    started = time.perf_counter()
+    store = MaskStore(track_input.store_folder)
+    rerun = plan_rerun(track_input, store, model_identity=model.identity, full=full, warn=warn)
+    objects = list(track_input.prompts.objects)
+    json_writers: list[LabelmeJsonWriter] = []
+    written: list[str] = []
+    per_chunk: list[list[FrameWriter]] = []
+    for chunk in track_input.parts:
+        json_writers.append(LabelmeJsonWriter(chunk, shape_format=outputs.shapes))
+        others = output_writers(chunk, objects, outputs, written=written)
+        per_chunk.append([json_writers[-1], *others])
+    writers: list[FrameWriter] = [
+        WritersByPart(track_input.offsets, per_chunk),
+        MaskStoreWriter(store, rerun.record),
+    ]
+    frames = track_input.frames
+    cancelled_after: int | None = None
+    try:
+        summary = propagate(
+            frames,
+            track_input.prompts,
+            tracker=model.tracker,
+            writers=writers,
+            plan=rerun.plan,
+            last_run=rerun.last_run,
+            on_progress=on_progress,
+            cancel=cancel,
+        )
+    except Cancelled as stop:
+        cancelled_after = stop.frames_written
+        summary = RunSummary(
+            frames=len(frames),
+            objects=len(objects),
+            recomputed_frames=len(rerun.plan.frames()),
+            seconds=time.perf_counter() - started,
+        )
+    return TrackResult(
+        summary=summary,
+        frames_written=len(frames) if cancelled_after is None else cancelled_after,
+        labelme_files_changed=sum(writer.files_changed for writer in json_writers),
+        chunks=len(track_input.parts),
+        outputs=tuple(written),
+        model_label=model.label,
+        device=model.device,
+        cancelled=cancelled_after is not None,
+    )
