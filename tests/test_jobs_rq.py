@@ -1,7 +1,9 @@
 """Jobs on a real redis-server with real `labelme-sam2 worker` processes (RQ; SAM 2.1 tiny,
 random weights, 256, CPU), the web side in RQ mode (no model), and a recording stand-in for
 Label Studio's predictions API: 20 concurrent clients -> every job done once, one prediction
-per task; a worker killed mid-job -> the job runs again elsewhere, still one prediction."""
+per task; a worker killed mid-job -> the job runs again elsewhere, still one prediction. And
+jobs whose view is missing from their RQ meta (enqueued by hand, meta damaged) -> /jobs and
+/metrics still answer."""
 
 from __future__ import annotations
 
@@ -19,16 +21,18 @@ from typing import Any
 import pytest
 import requests
 from flask import Flask, jsonify, request
+from rq import Queue
 from werkzeug.serving import make_server
 
-from ls_backend.model_env import model_args_from_env
+from labelme_sam2.api import ModelOptions
+from ls_backend.jobs.model import JobSpec, job_spec
+from ls_backend.jobs.rq_queue import PERFORM, RqJobs, connect
 from ls_backend.settings import BackendSettings
 from ls_backend.wsgi import build_app
 from tests.label_studio_server import free_port
 from tests.ls_helpers import FRAMES, IMAGE, click, local
 from tests.redis_server import RedisServer
 
-pytestmark = [pytest.mark.sam2]
 LABELME_SAM2 = str(Path(sys.executable).with_name("labelme-sam2"))
 MODEL_ENV = {
     "LABELME_SAM2_ALLOW_RANDOM_WEIGHTS": "1",
@@ -118,13 +122,18 @@ class Web:
     """The web side in RQ mode, on a real port, no model in it."""
 
     def __init__(self, settings: BackendSettings) -> None:
-        app = build_app(settings, model_args_from_env(MODEL_ENV))
+        app = build_app(settings, ModelOptions.from_env(MODEL_ENV))
         self.server = make_server("127.0.0.1", free_port(), app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def batch(self, *tasks: dict[str, Any]) -> list[str]:
-        body = {"tasks": list(tasks), "label_config": FRAMES, "project": "4", "params": {}}
+        body: dict[str, Any] = {
+            "tasks": list(tasks),
+            "label_config": FRAMES,
+            "project": "4",
+            "params": {},
+        }
         answer = requests.post(self.url + "/predict", json=body, timeout=30)
         assert answer.status_code == 200, answer.text
         jobs: list[str] = answer.json()["jobs"]
@@ -185,6 +194,8 @@ def task(task_id: int, pages: int = 2) -> dict[str, Any]:
     return {"id": task_id, "data": {"frames": urls}, "annotations": [annotation]}
 
 
+@pytest.mark.sam2
+@pytest.mark.timeout(900)  # clients' joins (60 s), the jobs (400 s), stopping workers
 def test_twenty_concurrent_clients_get_every_job_done_exactly_once(
     rq_stack: tuple[Web, Workers, FakePredictionsApi],
 ) -> None:
@@ -220,7 +231,7 @@ def test_twenty_concurrent_clients_get_every_job_done_exactly_once(
     assert 'labelme_sam2_jobs{state="done"} 40' in metrics
     assert "labelme_sam2_workers 2" in metrics
     # A click: the web side has no model, a worker answers it through Redis.
-    body = {
+    body: dict[str, Any] = {
         "tasks": [{"id": 1, "data": {"image": local("bedroom/00002.jpg")}}],
         "label_config": IMAGE,
         "project": "4",
@@ -233,6 +244,8 @@ def test_twenty_concurrent_clients_get_every_job_done_exactly_once(
     assert all(r["value"]["brushlabels"] == ["car"] for r in prediction["result"])
 
 
+@pytest.mark.sam2
+@pytest.mark.timeout(900)  # the first worker's start (120 s), the job again (240 s)
 def test_a_worker_killed_mid_job_leaves_the_job_to_another_and_one_prediction(
     rq_stack: tuple[Web, Workers, FakePredictionsApi],
 ) -> None:
@@ -254,6 +267,7 @@ def test_a_worker_killed_mid_job_leaves_the_job_to_another_and_one_prediction(
     assert len({r["item_index"] for r in prediction["result"]}) == 6
 
 
+@pytest.mark.sam2
 def test_the_web_side_in_rq_mode_imports_no_torch(tmp_path: Path) -> None:
     with RedisServer(tmp_path / "redis") as redis_server:
         script = (
@@ -269,3 +283,67 @@ def test_the_web_side_in_rq_mode_imports_no_torch(tmp_path: Path) -> None:
             [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
         )
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_jobs_without_a_view_in_their_meta_are_listed_with_a_minimal_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No worker runs: every job stays queued, as RQ and whoever enqueued it left it."""
+    for key, value in MODEL_ENV.items():
+        monkeypatch.setenv(key, value)
+    with RedisServer(tmp_path / "redis") as redis_server:
+        settings = BackendSettings(
+            access=None,
+            basic_auth=None,
+            masks_root=None,
+            media_cache=tmp_path / "cache",
+            redis_url=redis_server.url,
+        )
+        client = build_app(settings, ModelOptions.from_env(MODEL_ENV)).test_client()
+        connection = connect(redis_server.url)
+        rq_jobs = RqJobs(connection, queue_name=settings.queue_name, job_timeout=60)
+        queue = Queue(settings.queue_name, connection=connection)
+
+        def spec(task_id: int) -> JobSpec:
+            return job_spec(
+                task(task_id), project="4", label_config=FRAMES, model_version="by-hand"
+            )
+
+        submitted = rq_jobs.submit(spec(1))
+        queue.enqueue(PERFORM, spec(2), job_id="by-hand")  # no meta at all
+        queue.enqueue(PERFORM, "not a spec", job_id="not-a-dict", meta={"view": "garbage"})
+        queue.enqueue(PERFORM, spec(3), job_id="fields-missing", meta={"view": {"task": "three"}})
+        unreadable = queue.enqueue(PERFORM, spec(4), job_id="unreadable", meta={"view": {}})
+        connection.hset(unreadable.key, "meta", b"\x80 not a pickle")
+
+        def answer(url: str) -> Any:
+            got = client.get(url)
+            assert got.status_code == 200, got.text  # not 500 for want of a view
+            return got.json if got.is_json else got.text
+
+        views = {view["id"]: view for view in answer("/jobs")["jobs"]}
+        assert set(views) == {
+            submitted["id"],
+            "by-hand",
+            "not-a-dict",
+            "fields-missing",
+            "unreadable",
+        }
+        assert views[submitted["id"]] == dict(submitted, state="queued")
+        # What the job's spec tells, else nothing; RQ's enqueue time stands for the submission.
+        assert {i: (v["project"], v["task"]) for i, v in views.items()} == {
+            submitted["id"]: ("4", 1),
+            "by-hand": ("4", 2),
+            "not-a-dict": ("", 0),
+            "fields-missing": ("4", 3),
+            "unreadable": ("4", 4),
+        }
+        for job_id in ("by-hand", "not-a-dict", "fields-missing", "unreadable"):
+            view = views[job_id]
+            assert view["state"] == "queued" and view["retry_of"] is None
+            assert abs(view["submitted_at"] - time.time()) < 60
+        assert answer("/jobs?task=2")["jobs"] == [views["by-hand"]]
+        assert answer("/jobs/not-a-dict") == views["not-a-dict"]
+        assert 'labelme_sam2_jobs{state="queued"} 5' in answer("/metrics")
+        assert rq_jobs.stats().counts["queued"] == 5
+        connection.close()

@@ -48,7 +48,9 @@ from tests.ls_helpers import (
     video_region,
 )
 
-pytestmark = [pytest.mark.label_studio, pytest.mark.sam2]
+# Per test, over the waits inside it: the first also starts Label Studio (up to 180 s) and the
+# backend (300 s); the webhook one waits up to 3 x 240 s for jobs.
+pytestmark = [pytest.mark.label_studio, pytest.mark.sam2, pytest.mark.timeout(1200)]
 PAGES = 6
 AUTH = ("annotators", "not-a-real-secret")  # the backend runs behind basic auth
 SERVE = str(Path(sys.executable).with_name("labelme-sam2"))

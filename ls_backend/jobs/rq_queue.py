@@ -8,12 +8,12 @@ import contextlib
 import json
 import time
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
-from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.exceptions import DeserializationError, InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import (
     CanceledJobRegistry,
@@ -22,7 +22,7 @@ from rq.registry import (
     StartedJobRegistry,
 )
 
-from labelme_sam2.errors import UserError
+from labelme_sam2.api import UserError
 from ls_backend.jobs.model import JOB_STATES, JobSpec, JobState, JobView, new_view, task_key
 from ls_backend.jobs.queue import JobConflict, QueueStats, UnknownJob, matches
 
@@ -32,6 +32,7 @@ RETRIES = 2  # a job whose worker died (or hit a bug) runs again, at most twice 
 KEEP_SECONDS = 7 * 24 * 3600  # finished and failed jobs stay listed this long
 LIST_LIMIT = 500
 WORKER_SILENT_SECONDS = 30  # a worker not heard from this long is not listed
+T = TypeVar("T")
 
 
 def current_key(key: str) -> str:
@@ -204,10 +205,11 @@ _STATES: dict[str, JobState] = {
 def view_of(job: Job, *, progress: dict[bytes, bytes], replaced_by: bytes | None) -> JobView:
     """RQ's status and timestamps over the view the job was submitted with; the worker's
     outcome (cancelled, failed for a reason) comes from the job's meta."""
-    view: JobView = dict(job.meta.get("view") or {})  # type: ignore[assignment]
+    meta: dict[str, Any] = job.meta if isinstance(job.meta, dict) else {}
+    view = submitted_view(job, meta.get("view"))
     status = job.get_status(refresh=False)
     state: JobState = _STATES.get(status, "queued") if status else "queued"
-    outcome = job.meta.get("outcome")
+    outcome = meta.get("outcome")
     if state == "done" and outcome in ("cancelled", "failed"):
         state = outcome
     view["state"] = state
@@ -215,13 +217,65 @@ def view_of(job: Job, *, progress: dict[bytes, bytes], replaced_by: bytes | None
     view["frames_total"] = int(progress.get(b"total", 0))
     view["started_at"] = job.started_at.timestamp() if job.started_at else None
     view["finished_at"] = job.ended_at.timestamp() if job.ended_at and state != "running" else None
-    view["error"] = job.meta.get("error")
+    view["error"] = meta.get("error")
     if state == "failed" and view["error"] is None:
         view["error"] = "the worker failed (see its log)"
-    view["prediction_id"] = job.meta.get("prediction_id")
+    view["prediction_id"] = meta.get("prediction_id")
     view["replaced_by"] = as_text(replaced_by) if replaced_by else None
-    view["attempts"] = int(job.meta.get("attempts", 0))
+    attempts = meta.get("attempts", 0)
+    view["attempts"] = attempts if isinstance(attempts, int) else 0
     return view
+
+
+def submitted_view(job: Job, stored: object) -> JobView:
+    """The view submit() stored in the job's meta, field by field; a job without it (enqueued
+    by hand, its meta lost or unreadable) is still listed, with what its spec tells and RQ's
+    enqueue time, so one odd job never breaks /jobs and /metrics for all."""
+    kept: dict[str, Any] = stored if isinstance(stored, dict) else {}
+    project, task = _project_and_task(job, kept)
+    enqueued = job.enqueued_at or job.created_at
+    retry_of = kept.get("retry_of")
+    return JobView(
+        id=job.id,
+        project=project,
+        task=task,
+        state="queued",
+        frames_done=0,
+        frames_total=0,
+        submitted_at=_field(kept.get("submitted_at"), float, enqueued.timestamp()),
+        started_at=None,
+        finished_at=None,
+        error=None,
+        prediction_id=None,
+        replaced_by=None,
+        retry_of=retry_of if isinstance(retry_of, str) else None,
+        attempts=0,
+    )
+
+
+def _project_and_task(job: Job, kept: dict[str, Any]) -> tuple[str, int]:
+    project, task = kept.get("project"), kept.get("task")
+    if isinstance(project, str) and isinstance(task, int) and not isinstance(task, bool):
+        return project, task
+    return _spec_fields(job)  # its arguments are decoded only for a job without its view
+
+
+def _spec_fields(job: Job) -> tuple[str, int]:
+    """Project and task of the job's spec; ("", 0) when its arguments are no spec."""
+    try:
+        args = job.args
+    except DeserializationError:
+        return "", 0
+    spec = args[0] if args else None
+    task = spec.get("task") if isinstance(spec, dict) else None
+    if not isinstance(spec, dict) or not isinstance(task, dict):
+        return "", 0
+    task_id = str(task.get("id"))
+    return _field(spec.get("project"), str, ""), int(task_id) if task_id.isdigit() else 0
+
+
+def _field(value: object, kind: type[T], default: T) -> T:
+    return value if isinstance(value, kind) and not isinstance(value, bool) else default
 
 
 def _json(raw: bytes | str) -> dict[str, Any]:
