@@ -43,28 +43,28 @@ def make_clip(folder: Path, frames: int) -> None:
 def child(way: str, folder: Path, args: argparse.Namespace) -> None:
     import torch
 
-    from labelme_sam2.labelme_adapter.folder import read_folder
+    from labelme_sam2.labelme_adapter.chunk import read_folder
     from labelme_sam2.models.registry import choose_model
     from labelme_sam2.sam2_tracker.device import inference_context, select_device
-    from labelme_sam2.sam2_tracker.model import build_predictor
+    from labelme_sam2.sam2_tracker.model import build_sam2
     from labelme_sam2.sam2_tracker.tracker import Sam2Tracker
 
     device = select_device(args.device)
     choice = choose_model(model=args.model, checkpoint="random", checkpoints_dir=REPO)
-    predictor = build_predictor(choice, device=device, image_size=args.image_size)
+    sam2_model = build_sam2(choice, device=device, image_size=args.image_size)
     labelme = read_folder(folder, warn=lambda _: None)
     started = time.perf_counter()
     frames_done = 0
     if way == "ours":
-        for result in Sam2Tracker(predictor).track(labelme.frames, labelme.prompts):
+        for result in Sam2Tracker(sam2_model).track(labelme.frames, labelme.prompts):
             frames_done += bool(result.masks)
     else:
         with inference_context(device):
-            state = predictor.init_state(str(folder))
+            state = sam2_model.init_state(str(folder))
             for obj_id, (key, keyframes) in enumerate(labelme.prompts.objects.items()):
                 for frame_index, prompt in keyframes.items():
                     box = prompt.box
-                    predictor.add_new_points_or_box(
+                    sam2_model.add_new_points_or_box(
                         state,
                         frame_index,
                         obj_id,
@@ -74,7 +74,7 @@ def child(way: str, folder: Path, args: argparse.Namespace) -> None:
                     )
                 del key
             for reverse in (False, True):
-                for _, _, logits in predictor.propagate_in_video(state, reverse=reverse):
+                for _, _, logits in sam2_model.propagate_in_video(state, reverse=reverse):
                     _ = (logits > 0).cpu().numpy()
                     frames_done += 1
     seconds = time.perf_counter() - started

@@ -9,7 +9,7 @@ from pathlib import Path
 from labelme_sam2.core.frames import LastFrameKept
 from labelme_sam2.core.pipeline import FrameWriter
 from labelme_sam2.core.prompts import ObjectKey
-from labelme_sam2.labelme_adapter.folder import LabelmeFolder
+from labelme_sam2.labelme_adapter.chunk import LabelmeChunk
 from labelme_sam2.options import OutputOptions
 from labelme_sam2.writers.coco_json import CocoJsonWriter
 from labelme_sam2.writers.indexed_pngs import IndexedPngWriter
@@ -22,19 +22,19 @@ DEFAULT_FPS = 30.0
 
 
 def output_writers(
-    part: LabelmeFolder,
+    chunk: LabelmeChunk,
     objects: Sequence[ObjectKey],
     options: OutputOptions,
     *,
     written: list[str],
 ) -> list[FrameWriter]:
     """The writers `options` asks for, for one chunk; their paths are added to `written`."""
-    base: Path = part.output_base
+    base: Path = chunk.output_base
 
     def beside(suffix: str) -> Path:
         return base.with_name(f"{base.name}{suffix}")
 
-    frames = LastFrameKept(part.frames)
+    frames = LastFrameKept(chunk.frames)
     writers: list[FrameWriter] = []
 
     def add(writer: FrameWriter, path: Path, *, folder: bool = False) -> None:
@@ -50,11 +50,11 @@ def output_writers(
         add(IndexedPngWriter(frames, objects, folder=folder), folder, folder=True)
     if "coco" in layers:
         path = beside("_coco.json")
-        add(CocoJsonWriter(frames, objects, path=path, image_names=part.image_names), path)
+        add(CocoJsonWriter(frames, objects, path=path, image_names=chunk.image_names), path)
     if "yolo" in layers:
         folder = beside("_yolo")
         add(YoloLabelsWriter(frames, objects, folder=folder), folder, folder=True)
-    fps = options.fps or part.fps or DEFAULT_FPS
+    fps = options.fps or chunk.fps or DEFAULT_FPS
     for kind in dict.fromkeys(options.videos):
         draw = masked_drawer(options.fill) if kind == "masked" else overlay_drawer(objects)
         path = beside(f"_{kind}.mp4")
@@ -62,9 +62,9 @@ def output_writers(
             frames, path=path, draw=draw, fps=fps, with_original=options.side_by_side
         )
         add(video, path)
-    if options.previews and part.prompts.objects:
+    if options.previews and chunk.prompts.objects:
         folder = beside("_prompts")
-        add(PromptPreviewWriter(frames, objects, part.prompts, folder=folder), folder, folder=True)
+        add(PromptPreviewWriter(frames, objects, chunk.prompts, folder=folder), folder, folder=True)
     if options.contact_sheet:
         path = beside("_contact.png")
         add(ContactSheetWriter(frames, objects, path=path, tiles=options.contact_sheet), path)

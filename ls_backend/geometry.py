@@ -8,6 +8,10 @@ from labelme_sam2.api import BoundingBox, Box
 
 
 class PercentBox(TypedDict):
+    """Label Studio's rectangle geometry: top-left and size in percent of the image, as its
+    results carry it. Converted to and from the core's Box (a prompt) and BoundingBox (a
+    mask's extent) here, nowhere else."""
+
     x: float
     y: float
     width: float

@@ -104,17 +104,17 @@ def document_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_predictor():
+def tiny_sam2():
     """SAM 2.1 tiny, random weights (fixed seed), at 256 on CPU: built once per test run."""
     import os
 
     from labelme_sam2.models.registry import choose_model
     from labelme_sam2.sam2_tracker.device import select_device
-    from labelme_sam2.sam2_tracker.model import build_predictor
+    from labelme_sam2.sam2_tracker.model import build_sam2
 
     os.environ["LABELME_SAM2_ALLOW_RANDOM_WEIGHTS"] = "1"
     try:
         choice = choose_model(model="sam2.1_hiera_tiny", checkpoint="random", checkpoints_dir=REPO)
     finally:
         del os.environ["LABELME_SAM2_ALLOW_RANDOM_WEIGHTS"]
-    return build_predictor(choice, device=select_device("cpu"), image_size=256)
+    return build_sam2(choice, device=select_device("cpu"), image_size=256)

@@ -42,13 +42,13 @@ def test_entries_leave_least_recently_used_first_by_bytes(tmp_path: Path) -> Non
 
 @pytest.mark.sam2
 def test_a_second_click_on_an_image_reuses_its_features_and_gives_the_same_mask(
-    tmp_path: Path, tiny_predictor: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, tiny_sam2: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder = copy_bedroom(tmp_path / "img", frames=1)
     frames = frames_from_paths(folder, sorted(folder.glob("*.jpg")))
     cache = ImageFeatureCache(max_bytes=512 * 2**20)
-    cached_tracker = Sam2Tracker(tiny_predictor, feature_cache=cache)
-    plain_tracker = Sam2Tracker(tiny_predictor)
+    cached_tracker = Sam2Tracker(tiny_sam2, feature_cache=cache)
+    plain_tracker = Sam2Tracker(tiny_sam2)
 
     def click(tracker: Sam2Tracker, x: float) -> np.ndarray:
         prompts = PromptSet()
@@ -59,9 +59,9 @@ def test_a_second_click_on_an_image_reuses_its_features_and_gives_the_same_mask(
         return collect.masks[0][key]
 
     encoded: list[int] = []
-    encode = tiny_predictor.forward_image
+    encode = tiny_sam2.forward_image
     monkeypatch.setattr(
-        tiny_predictor, "forward_image", lambda image: encoded.append(1) or encode(image)
+        tiny_sam2, "forward_image", lambda image: encoded.append(1) or encode(image)
     )
     first = click(cached_tracker, 200.0)
     assert (cache.hits, cache.misses, len(cache), len(encoded)) == (0, 1, 1, 1)

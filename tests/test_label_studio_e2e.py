@@ -98,9 +98,9 @@ def backend_jobs(stack: Stack, task_id: int) -> list[dict[str, Any]]:
     return jobs
 
 
-def core_masks(frames: Frames, prompts: PromptSet, predictor: Any) -> CollectMasks:
+def core_masks(frames: Frames, prompts: PromptSet, sam2_model: Any) -> CollectMasks:
     collect = CollectMasks()
-    propagate(frames, prompts, tracker=Sam2Tracker(predictor), writers=[collect])
+    propagate(frames, prompts, tracker=Sam2Tracker(sam2_model), writers=[collect])
     return collect
 
 
@@ -110,7 +110,7 @@ def project_with_backend(stack: Stack, title: str, config: str) -> tuple[int, in
     return project, backend
 
 
-def test_an_image_click_comes_back_as_its_mask(stack: Stack, tiny_predictor: Any) -> None:
+def test_an_image_click_comes_back_as_its_mask(stack: Stack, tiny_sam2: Any) -> None:
     project, backend = project_with_backend(stack, "image", IMAGE)
     stack.api.add_local_storage(project, stack.media / "bedroom", regex=r"00002\.jpg")
     (task,) = stack.api.tasks(project)
@@ -143,12 +143,12 @@ def test_an_image_click_comes_back_as_its_mask(stack: Stack, tiny_predictor: Any
     prompts.prompt_for(ObjectKey("car", None), 0, source="test").clicks.extend(
         [Click(0.5 * width, 0.5 * height, True), Click(0.1 * width, 0.1 * height, False)]
     )
-    expected = core_masks(frames, prompts, tiny_predictor).masks[0][ObjectKey("car", None)]
+    expected = core_masks(frames, prompts, tiny_sam2).masks[0][ObjectKey("car", None)]
     assert region["value"]["brushlabels"] == ["car"]
     assert np.array_equal(decoded(region, width, height), expected)
 
 
-def test_a_frame_sequence_gets_a_mask_on_every_page(stack: Stack, tiny_predictor: Any) -> None:
+def test_a_frame_sequence_gets_a_mask_on_every_page(stack: Stack, tiny_sam2: Any) -> None:
     project, _ = project_with_backend(stack, "frames", FRAMES)
     # Label Studio serves /data/local-files only under a local storage of the project.
     stack.api.add_local_storage(project, stack.media / "bedroom", regex=r"^$")
@@ -199,7 +199,7 @@ def test_a_frame_sequence_gets_a_mask_on_every_page(stack: Stack, tiny_predictor
         0.1 * width, 0.2 * height, 0.4 * width, 0.6 * height
     )
     prompts.prompt_for(car, 4, source="test").clicks.append(Click(0.5 * width, 0.5 * height, True))
-    expected = core_masks(frames, prompts, tiny_predictor).masks
+    expected = core_masks(frames, prompts, tiny_sam2).masks
     assert np.array_equal(got[1, "person"], pillow)  # the brushed page, unchanged
     visible = {(p, k.label) for p in range(PAGES) for k in (person, car) if expected[p][k].any()}
     assert set(got) == visible  # one item per page and object where it is visible
@@ -207,7 +207,7 @@ def test_a_frame_sequence_gets_a_mask_on_every_page(stack: Stack, tiny_predictor
         assert np.array_equal(mask, expected[page][ObjectKey(label, None)]), (page, label)
 
 
-def test_a_click_on_one_page_comes_back_on_every_page(stack: Stack, tiny_predictor: Any) -> None:
+def test_a_click_on_one_page_comes_back_on_every_page(stack: Stack, tiny_sam2: Any) -> None:
     project, backend = project_with_backend(stack, "frames-click", FRAMES)
     stack.api.add_local_storage(project, stack.media / "bedroom", regex=r"^$")
     urls = [local(f"bedroom/{i:05d}.jpg") for i in range(PAGES)]
@@ -235,14 +235,14 @@ def test_a_click_on_one_page_comes_back_on_every_page(stack: Stack, tiny_predict
     prompts = PromptSet()
     car = ObjectKey("car", None)
     prompts.prompt_for(car, 2, source="test").clicks.append(Click(0.4 * width, 0.6 * height, True))
-    expected = core_masks(frames, prompts, tiny_predictor).masks
+    expected = core_masks(frames, prompts, tiny_sam2).masks
     got = {r["item_index"]: decoded(r, width, height) for r in answer["data"]["result"]}
     assert set(got) == {page for page in range(PAGES) if expected[page][car].any()}
     for page, mask in got.items():
         assert np.array_equal(mask, expected[page][car]), page
 
 
-def test_a_video_gets_a_box_on_every_visible_frame(stack: Stack, tiny_predictor: Any) -> None:
+def test_a_video_gets_a_box_on_every_visible_frame(stack: Stack, tiny_sam2: Any) -> None:
     project, _ = project_with_backend(stack, "video", VIDEO)
     stack.api.add_local_storage(project, stack.media / "video", regex=r"clip\.mp4")
     (task,) = stack.api.tasks(project)
@@ -266,7 +266,7 @@ def test_a_video_gets_a_box_on_every_visible_frame(stack: Stack, tiny_predictor:
             prompts.prompt_for(key, frame - 1, source="test").box = Box(
                 x / 100 * width, 0.2 * height, (x + 40) / 100 * width, 0.7 * height
             )
-        expected = core_masks(video, prompts, tiny_predictor).masks
+        expected = core_masks(video, prompts, tiny_sam2).masks
     tracks = {r["value"]["labels"][0]: r for r in prediction["result"]}
     assert set(tracks) <= {"car", "person"}
     for key in (car, person):
@@ -310,7 +310,7 @@ def test_wrong_credentials_are_refused(stack: Stack) -> None:
 
 
 def test_a_batch_with_a_task_without_prompts_predicts_the_others(
-    stack: Stack, tiny_predictor: Any
+    stack: Stack, tiny_sam2: Any
 ) -> None:
     project, _ = project_with_backend(stack, "batch", FRAMES)
     stack.api.add_local_storage(project, stack.media / "bedroom", regex=r"^$")
@@ -334,7 +334,7 @@ def test_a_batch_with_a_task_without_prompts_predicts_the_others(
 
 
 def test_saving_an_annotation_starts_a_job_whose_prediction_replaces_the_last(
-    stack: Stack, tiny_predictor: Any
+    stack: Stack, tiny_sam2: Any
 ) -> None:
     """Webhook -> job -> prediction, with no Retrieve Predictions; an update replaces it."""
     project, _ = project_with_backend(stack, "webhook", FRAMES)
@@ -362,7 +362,7 @@ def test_saving_an_annotation_starts_a_job_whose_prediction_replaces_the_last(
         prompts.prompt_for(key, 1, source="test").clicks.append(
             Click(x / 100 * frames.width, 0.5 * frames.height, True)
         )
-        masks = core_masks(frames, prompts, tiny_predictor).masks
+        masks = core_masks(frames, prompts, tiny_sam2).masks
         return {(page, label): masks[page][key] for page in range(3) if masks[page][key].any()}
 
     def got(prediction: dict[str, Any]) -> dict[tuple[int, str], np.ndarray]:

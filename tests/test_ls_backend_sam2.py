@@ -30,7 +30,7 @@ PILLOW = [(600.0, 300.0), (800.0, 290.0), (850.0, 450.0), (700.0, 500.0), (620.0
 
 
 def test_frame_sequence_equals_the_core_and_keeps_the_brushed_mask(
-    tmp_path: Path, document_root: Path, tiny_predictor
+    tmp_path: Path, document_root: Path, tiny_sam2
 ) -> None:
     frames = frames_from_paths(
         document_root, [document_root / "bedroom" / f"{i:05d}.jpg" for i in range(PAGES)]
@@ -48,7 +48,7 @@ def test_frame_sequence_equals_the_core_and_keeps_the_brushed_mask(
     }
     regions = [brushed, click(50, 50, "bed", page=4), click(25, 25, "bed_neg", page=4), boxed]
 
-    tracker = Sam2Tracker(tiny_predictor)
+    tracker = Sam2Tracker(tiny_sam2)
     for backend in make_backend(tmp_path, tracker=tracker):
         response = backend.predict(
             FRAMES, {"id": 1, "data": {"frames": frame_urls(PAGES)}}, {"result": regions}

@@ -31,13 +31,11 @@ def jpeg_folder(folder: Path, *, frames: int = 3, width: int = 64, height: int =
     return folder
 
 
-def test_our_inference_state_is_the_one_init_state_makes(
-    tiny_predictor: Any, tmp_path: Path
-) -> None:
+def test_our_inference_state_is_the_one_init_state_makes(tiny_sam2: Any, tmp_path: Path) -> None:
     folder = jpeg_folder(tmp_path / "clip")
     frames = frames_from_paths(folder, sorted(folder.glob("*.jpg")))
-    ours = new_inference_state(tiny_predictor, frames)
-    theirs = tiny_predictor.init_state(str(folder), offload_video_to_cpu=True)
+    ours = new_inference_state(tiny_sam2, frames)
+    theirs = tiny_sam2.init_state(str(folder), offload_video_to_cpu=True)
 
     assert set(ours) == set(theirs)
     for key in sorted(set(theirs) - NOT_COMPARED):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from labelme_sam2.core.prompts import ObjectKey
-from labelme_sam2.labelme_adapter.folder import read_folder
+from labelme_sam2.labelme_adapter.chunk import read_folder
 from labelme_sam2.sam2_tracker import tracker as tracker_module
 from labelme_sam2.sam2_tracker.segment_memory import SegmentMemory
 from tests.conftest import copy_bedroom, shape
@@ -59,7 +59,7 @@ def forty_frames_three_objects(tmp_path: Path) -> Path:
 
 
 def test_pruned_memory_gives_identical_masks_and_never_misses_a_read(
-    tmp_path: Path, tiny_predictor, monkeypatch
+    tmp_path: Path, tiny_sam2, monkeypatch
 ):
     folder = read_folder(forty_frames_three_objects(tmp_path), warn=lambda _: None)
     spies: list[ReadSpy] = []
@@ -72,9 +72,9 @@ def test_pruned_memory_gives_identical_masks_and_never_misses_a_read(
             self.output_dict["non_cond_frame_outputs"] = spy
 
     monkeypatch.setattr(tracker_module, "SegmentMemory", SpiedMemory)
-    pruned_tracker = tracker_module.Sam2Tracker(tiny_predictor)
+    pruned_tracker = tracker_module.Sam2Tracker(tiny_sam2)
     pruned = list(pruned_tracker.track(folder.frames, folder.prompts))
-    full_tracker = tracker_module.Sam2Tracker(tiny_predictor, prune_memory=False)
+    full_tracker = tracker_module.Sam2Tracker(tiny_sam2, prune_memory=False)
     full = list(full_tracker.track(folder.frames, folder.prompts))
 
     assert [r.frame_index for r in pruned] == [r.frame_index for r in full] == list(range(40))
@@ -100,7 +100,7 @@ def test_pruned_memory_gives_identical_masks_and_never_misses_a_read(
     assert np.array_equal(pruned[12].masks[keys[2]], prompt)
 
 
-def test_a_correction_rerun_equals_a_full_run_with_the_new_prompts(tmp_path: Path, tiny_predictor):
+def test_a_correction_rerun_equals_a_full_run_with_the_new_prompts(tmp_path: Path, tiny_sam2):
     """Segments are independent, so recomputing only the touched span is exact."""
     from labelme_sam2.api import LoadedModel, OutputOptions, track
 
@@ -111,7 +111,7 @@ def test_a_correction_rerun_equals_a_full_run_with_the_new_prompts(tmp_path: Pat
     (folder / "00016.json").write_text(json.dumps({"shapes": [shape("boy", "rectangle", box)]}))
 
     def run(target: Path, *, full: bool) -> str:
-        tracker = tracker_module.Sam2Tracker(tiny_predictor)
+        tracker = tracker_module.Sam2Tracker(tiny_sam2)
         model = LoadedModel(tracker=tracker, label="tiny", version="tiny@256", device="cpu",
                             identity="tiny@256")  # fmt: skip
         return track(target, model=model, outputs=OutputOptions(shapes="mask"), full=full).line()
@@ -135,12 +135,12 @@ def test_a_correction_rerun_equals_a_full_run_with_the_new_prompts(tmp_path: Pat
 
 
 def test_tracking_the_mp4_or_its_chunk_folders_equals_tracking_its_frames(
-    tmp_path: Path, tiny_predictor
+    tmp_path: Path, tiny_sam2
 ):
     import imageio_ffmpeg
 
     from labelme_sam2.cli.main import main
-    from labelme_sam2.labelme_adapter.folder import read_video
+    from labelme_sam2.labelme_adapter.chunk import read_video
     from labelme_sam2.labelme_adapter.track_input import open_track_input
     from tests.conftest import REPO, SHARED_BEDROOM
 
@@ -174,7 +174,7 @@ def test_tracking_the_mp4_or_its_chunk_folders_equals_tracking_its_frames(
     from_folder = read_folder(tmp_path / "png", warn=lambda _: None)
     from_chunks = open_track_input(chunks, prompts_folder=None, warn=lambda _: None)
     assert len(from_video.frames) == len(from_folder.frames) == len(from_chunks.frames) == 16
-    tracker = tracker_module.Sam2Tracker(tiny_predictor)
+    tracker = tracker_module.Sam2Tracker(tiny_sam2)
     expected = list(tracker.track(from_folder.frames, from_folder.prompts))
     assert [r.frame_index for r in expected] == list(range(16))
     for frames, prompts_set in (

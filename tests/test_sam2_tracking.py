@@ -19,7 +19,7 @@ from labelme_sam2.core.prompts import ObjectKey
 from labelme_sam2.core.tracking import FrameMasks
 from labelme_sam2.formats.labelme_json import is_tool_shape
 from labelme_sam2.formats.mask_codec import polygon_to_mask
-from labelme_sam2.labelme_adapter.folder import read_folder
+from labelme_sam2.labelme_adapter.chunk import read_folder
 from labelme_sam2.labelme_adapter.json_writer import LabelmeJsonWriter
 from labelme_sam2.models.registry import choose_model
 from tests.conftest import folder_bytes, shape
@@ -57,18 +57,18 @@ def test_every_frame_gets_every_object_and_a_polygon_prompt_comes_back(bedroom: 
         json.dumps({"shapes": [shape("pillow", "polygon", PILLOW)], "imagePath": "00005.jpg"})
     )
     from labelme_sam2.sam2_tracker.device import select_device
-    from labelme_sam2.sam2_tracker.model import build_predictor
+    from labelme_sam2.sam2_tracker.model import build_sam2
     from labelme_sam2.sam2_tracker.tracker import Sam2Tracker
 
     folder = read_folder(bedroom, warn=lambda _: None)
     choice = choose_model(model="sam2.1_hiera_tiny", checkpoint="random", checkpoints_dir=bedroom)
-    predictor = build_predictor(choice, device=select_device("cpu"), image_size=256)
+    sam2_model = build_sam2(choice, device=select_device("cpu"), image_size=256)
     recorder = Recorder()
     json_writer = LabelmeJsonWriter(folder, shape_format="polygon")
     propagate(
         folder.frames,
         folder.prompts,
-        tracker=Sam2Tracker(predictor),
+        tracker=Sam2Tracker(sam2_model),
         writers=[recorder, json_writer],
     )
 

@@ -15,7 +15,7 @@ from PIL import Image
 from labelme_sam2.core.prompts import Box, Click, ObjectKey
 from labelme_sam2.errors import InputError
 from labelme_sam2.formats.labelme_json import TOOL_FLAG
-from labelme_sam2.labelme_adapter.folder import read_folder
+from labelme_sam2.labelme_adapter.chunk import read_folder
 from tests.conftest import labelme_file, shape
 
 W, H = 120, 80

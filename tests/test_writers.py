@@ -16,7 +16,7 @@ from labelme_sam2.core.prompts import ObjectKey, file_safe_names
 from labelme_sam2.formats import atomic
 from labelme_sam2.formats.labelme_json import TOOL_FLAG, is_tool_shape
 from labelme_sam2.formats.mask_codec import BoundingBox, decode_mask_crop, polygon_to_mask
-from labelme_sam2.labelme_adapter.folder import LabelmeFolder, read_folder
+from labelme_sam2.labelme_adapter.chunk import LabelmeChunk, read_folder
 from labelme_sam2.labelme_adapter.json_writer import LabelmeJsonWriter, ShapeFormat
 from labelme_sam2.render.fills import Fill, fill_masks
 from labelme_sam2.writers.mask_pngs import MaskPngWriter
@@ -48,7 +48,7 @@ def track(folder_path: Path, *, shape_format: ShapeFormat = "polygon", extra: bo
 
 
 def expected(
-    folder: LabelmeFolder, key: ObjectKey, frame_index: int, *, hole: bool = True
+    folder: LabelmeChunk, key: ObjectKey, frame_index: int, *, hole: bool = True
 ) -> np.ndarray:
     i = list(folder.prompts.objects).index(key)
     frames = folder.frames

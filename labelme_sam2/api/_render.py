@@ -14,7 +14,7 @@ from labelme_sam2.labelme_adapter.track_input import open_track_input
 from labelme_sam2.options import OutputOptions
 from labelme_sam2.outputs import output_writers
 from labelme_sam2.reruns import last_run_masks
-from labelme_sam2.writers.by_part import WritersByPart
+from labelme_sam2.writers.by_chunk import WritersByChunk
 
 log = logging.getLogger("labelme_sam2")
 
@@ -53,12 +53,12 @@ def render(
     objects = list(track_input.prompts.objects)
     written: list[str] = []
     per_chunk: list[list[FrameWriter]] = [
-        output_writers(chunk, objects, outputs, written=written) for chunk in track_input.parts
+        output_writers(chunk, objects, outputs, written=written) for chunk in track_input.chunks
     ]
     frames = track_input.frames
     deliver(
         (FrameMasks(i, read_masks(i)) for i in range(len(frames))),
-        writers=[WritersByPart(track_input.offsets, per_chunk)],
+        writers=[WritersByChunk(track_input.offsets, per_chunk)],
         total=len(frames),
         on_progress=on_progress,
     )

@@ -17,7 +17,7 @@ from labelme_sam2.models.loading import LoadedModel, load_model
 from labelme_sam2.options import ModelOptions, OutputOptions
 from labelme_sam2.outputs import output_writers
 from labelme_sam2.reruns import MaskStore, MaskStoreWriter, plan_rerun
-from labelme_sam2.writers.by_part import WritersByPart
+from labelme_sam2.writers.by_chunk import WritersByChunk
 
 Warn = Callable[[str], None]
 log = logging.getLogger("labelme_sam2")
@@ -101,12 +101,12 @@ def track_loaded(
     json_writers: list[LabelmeJsonWriter] = []
     written: list[str] = []
     per_chunk: list[list[FrameWriter]] = []
-    for chunk in track_input.parts:
+    for chunk in track_input.chunks:
         json_writers.append(LabelmeJsonWriter(chunk, shape_format=outputs.shapes))
         others = output_writers(chunk, objects, outputs, written=written)
         per_chunk.append([json_writers[-1], *others])
     writers: list[FrameWriter] = [
-        WritersByPart(track_input.offsets, per_chunk),
+        WritersByChunk(track_input.offsets, per_chunk),
         MaskStoreWriter(store, rerun.record),
     ]
     frames = track_input.frames
@@ -134,7 +134,7 @@ def track_loaded(
         summary=summary,
         frames_written=len(frames) if cancelled_after is None else cancelled_after,
         labelme_files_changed=sum(writer.files_changed for writer in json_writers),
-        chunks=len(track_input.parts),
+        chunks=len(track_input.chunks),
         outputs=tuple(written),
         model_label=model.label,
         device=model.device,

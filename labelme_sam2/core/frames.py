@@ -71,14 +71,14 @@ class FrameSequence:
 
 
 class ChainedFrames:
-    """Several runs of frames played one after another, as one video (chunk folders)."""
+    """Several chunks of frames played one after another, as one video (chunk folders)."""
 
-    def __init__(self, parts: Sequence[Frames]) -> None:
-        sizes = {(part.width, part.height) for part in parts}
+    def __init__(self, chunks: Sequence[Frames]) -> None:
+        sizes = {(chunk.width, chunk.height) for chunk in chunks}
         if len(sizes) != 1:
-            raise ValueError(f"parts of one video must share one size, not {sorted(sizes)}")
-        self.parts = tuple(parts)
-        self.offsets = tuple(itertools.accumulate((len(p) for p in parts[:-1]), initial=0))
+            raise ValueError(f"chunks of one video must share one size, not {sorted(sizes)}")
+        self.chunks = tuple(chunks)
+        self.offsets = tuple(itertools.accumulate((len(c) for c in chunks[:-1]), initial=0))
         (self._width, self._height) = sizes.pop()
 
     @property
@@ -91,21 +91,21 @@ class ChainedFrames:
 
     @property
     def stems(self) -> list[str]:
-        return [f"{i}/{stem}" for i, part in enumerate(self.parts) for stem in part.stems]
+        return [f"{i}/{stem}" for i, chunk in enumerate(self.chunks) for stem in chunk.stems]
 
     def __len__(self) -> int:
-        return sum(len(part) for part in self.parts)
+        return sum(len(chunk) for chunk in self.chunks)
 
     def locate(self, index: int) -> tuple[int, int]:
-        """(part number, index within that part) of frame `index`."""
+        """(chunk number, index within that chunk) of frame `index`."""
         if not 0 <= index < len(self):
             raise IndexError(f"frame {index} of {len(self)}")
-        part = bisect.bisect_right(self.offsets, index) - 1
-        return part, index - self.offsets[part]
+        chunk = bisect.bisect_right(self.offsets, index) - 1
+        return chunk, index - self.offsets[chunk]
 
     def read_rgb(self, index: int) -> np.ndarray:
-        part, local = self.locate(index)
-        return self.parts[part].read_rgb(local)
+        chunk, local = self.locate(index)
+        return self.chunks[chunk].read_rgb(local)
 
 
 class LastFrameKept:

@@ -70,6 +70,11 @@ class Click:
 
 @dataclass(frozen=True)
 class Box:
+    """A box prompt: the corners the user drew, in pixels (floats, x0 <= x1, y0 <= y1).
+
+    Not a mask's extent (formats.mask_codec.BoundingBox, whole inclusive pixels) and not Label
+    Studio's geometry (PercentBox in the Label Studio backend)."""
+
     x0: float
     y0: float
     x1: float

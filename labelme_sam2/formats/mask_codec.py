@@ -50,7 +50,10 @@ def mask_to_polygons(mask: Mask) -> list[list[tuple[float, float]]]:
 
 @dataclass(frozen=True)
 class BoundingBox:
-    """Inclusive integer pixel bounds, as labelme stores a mask shape's points."""
+    """Where a mask is: inclusive whole-pixel bounds, as labelme stores a mask shape's points.
+
+    Not a prompt (core.prompts.Box: float corners the user drew) and not Label Studio's
+    geometry (PercentBox in the Label Studio backend: percent of the image, top-left plus size)."""
 
     x0: int
     y0: int

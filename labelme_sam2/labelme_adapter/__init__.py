@@ -1,1 +1,2 @@
-"""The LabelMe door: prompts from a folder's LabelMe files, masks written back into them."""
+"""The LabelMe adapter: prompts from LabelMe files, masks written back into them (the CLI and
+the LabelMe app are the doors that use it)."""

@@ -18,7 +18,7 @@ from labelme_sam2.formats.labelme_json import (
     with_tool_shapes,
 )
 from labelme_sam2.formats.mask_codec import bounding_box, encode_mask_crop, mask_to_polygons
-from labelme_sam2.labelme_adapter.folder import LabelmeFolder
+from labelme_sam2.labelme_adapter.chunk import LabelmeChunk
 from labelme_sam2.writers.base import FrameWriterBase
 
 ShapeFormat = Literal["polygon", "mask"]
@@ -60,7 +60,7 @@ class LabelmeJsonWriter(FrameWriterBase):
     """Rewrites each frame's LabelMe file atomically (so on abort each is old or new, none
     torn); user shapes are kept as they were."""
 
-    def __init__(self, folder: LabelmeFolder, *, shape_format: ShapeFormat) -> None:
+    def __init__(self, folder: LabelmeChunk, *, shape_format: ShapeFormat) -> None:
         self._folder = folder
         self._shape_format = shape_format
         self.files_changed = 0

@@ -39,13 +39,13 @@ def load_model(
     choice = options.choice()  # a missing checkpoint is one line, before torch is imported
     from labelme_sam2.sam2_tracker.device import select_device
     from labelme_sam2.sam2_tracker.feature_cache import ImageFeatureCache
-    from labelme_sam2.sam2_tracker.model import build_predictor
+    from labelme_sam2.sam2_tracker.model import build_sam2
     from labelme_sam2.sam2_tracker.tracker import Sam2Tracker
 
     device = select_device(options.device)
     if choice.random_weights and warn is not None:
         warn("random weights (--checkpoint random): the masks are meaningless; for tests only")
-    sam2_model = build_predictor(choice, device=device, image_size=options.image_size)
+    sam2_model = build_sam2(choice, device=device, image_size=options.image_size)
     cache = ImageFeatureCache(max_bytes=feature_cache_bytes) if feature_cache_bytes > 0 else None
     return LoadedModel(
         tracker=Sam2Tracker(sam2_model, feature_cache=cache),

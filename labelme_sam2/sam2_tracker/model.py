@@ -1,4 +1,4 @@
-"""Build SAM 2's video predictor from a resolved model choice."""
+"""Build SAM 2's video sam2_model from a resolved model choice."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from labelme_sam2.models.registry import ModelChoice, check_image_size
 RANDOM_WEIGHTS_SEED = 0
 
 
-def build_predictor(
+def build_sam2(
     choice: ModelChoice, *, device: torch.device, image_size: int | None = None
 ) -> SAM2VideoPredictor:
     check_image_size(image_size)
@@ -28,7 +28,7 @@ def build_predictor(
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(RANDOM_WEIGHTS_SEED)  # random weights are the same on every run
-            predictor = build_sam2_video_predictor(
+            sam2_model = build_sam2_video_predictor(
                 choice.config,
                 ckpt_path=None if choice.checkpoint is None else str(choice.checkpoint),
                 device=device,
@@ -41,8 +41,8 @@ def build_predictor(
             where, f"cannot load {choice.label} ({detail}); check --model matches the file"
         ) from error
     if device.type != "cuda":
-        predictor.memory_attention.register_forward_pre_hook(_float32_memory, with_kwargs=True)
-    return predictor
+        sam2_model.memory_attention.register_forward_pre_hook(_float32_memory, with_kwargs=True)
+    return sam2_model
 
 
 def _float32_memory(

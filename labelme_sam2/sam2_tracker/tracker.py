@@ -34,17 +34,17 @@ from labelme_sam2.sam2_tracker.segment_memory import SegmentMemory, memory_reach
 class Sam2Tracker:
     def __init__(
         self,
-        predictor: SAM2VideoPredictor,
+        sam2_model: SAM2VideoPredictor,
         *,
         prune_memory: bool = True,
         feature_cache: ImageFeatureCache | None = None,
     ) -> None:
-        self._predictor = predictor
+        self._sam2 = sam2_model
         # Single images only: SAM 2 keeps one frame's features per state, and a click on an
         # image is the interactive case worth skipping the encoder for.
         self._feature_cache = feature_cache
         # Off only to prove pruning changes nothing, and to measure what it saves.
-        self._reach = memory_reach(predictor) if prune_memory else None
+        self._reach = memory_reach(sam2_model) if prune_memory else None
         self.peak_held_frames = 0  # most non-conditioning outputs held at once, all segments
 
     def track(
@@ -62,9 +62,9 @@ class Sam2Tracker:
         cached = (
             None if key is None or self._feature_cache is None else self._feature_cache.get(key)
         )
-        with inference_context(self._predictor.device):
+        with inference_context(self._sam2.device):
             run = _Run(
-                self._predictor,
+                self._sam2,
                 frames,
                 prompts,
                 plan,
@@ -83,23 +83,23 @@ class Sam2Tracker:
         paths = getattr(frames, "paths", None)
         if self._feature_cache is None or len(frames) != 1 or not paths:
             return None
-        return image_key(paths[0], self._predictor.image_size)
+        return image_key(paths[0], self._sam2.image_size)
 
 
 def _no_hook() -> None:
     pass
 
 
-def new_inference_state(predictor: SAM2VideoPredictor, frames: Frames) -> dict[str, Any]:
+def new_inference_state(sam2_model: SAM2VideoPredictor, frames: Frames) -> dict[str, Any]:
     """SAM 2's inference state (the keys init_state makes), fed by our frame source.
 
     init_state would load every frame up front with its own loader; everything that reads
     this state is SAM 2's own code. tests/test_sam2_inference_state.py checks the keys
     against the pinned sam2's init_state.
     """
-    device = predictor.device
+    device = sam2_model.device
     return {
-        "images": Sam2FrameSource(frames, image_size=predictor.image_size),
+        "images": Sam2FrameSource(frames, image_size=sam2_model.image_size),
         "num_frames": len(frames),
         "offload_video_to_cpu": True,
         "offload_state_to_cpu": False,
@@ -125,7 +125,7 @@ class _Run:
 
     def __init__(
         self,
-        predictor: SAM2VideoPredictor,
+        sam2_model: SAM2VideoPredictor,
         frames: Frames,
         prompts: PromptSet,
         plan: TrackingPlan,
@@ -134,14 +134,14 @@ class _Run:
         features: Any = None,
         after_step: StepHook,
     ) -> None:
-        self._predictor = predictor
+        self._sam2 = sam2_model
         self._after_step = after_step
         self._frames = frames
         self._prompts = prompts
         self._plan = plan
         self._reach = reach
         self.peak_held_frames = 0
-        self._state = new_inference_state(predictor, frames)
+        self._state = new_inference_state(sam2_model, frames)
         if features is not None:  # frame 0's (image, backbone output), as SAM 2 caches them
             self._state["cached_features"] = {0: features}
         self._keys = sorted(
@@ -197,7 +197,7 @@ class _Run:
     def _step(self, memory: SegmentMemory, frame_index: int, segment: Segment) -> np.ndarray:
         # SAM 2's own single-frame step, as propagate_in_video runs it for one object;
         # a private method of the pinned sam2==1.1.0.
-        output, low_res = self._predictor._run_single_frame_inference(
+        output, low_res = self._sam2._run_single_frame_inference(
             inference_state=self._state,
             output_dict=memory.output_dict,
             frame_idx=frame_index,
@@ -224,7 +224,7 @@ class _Run:
         """Each keyframe's prompt decoded on its own (SAM on that image), then memory-encoded."""
         for obj_idx in range(len(self._keys)):
             # Registers the objects in order, so SAM 2's object index is our index in _keys.
-            self._predictor._obj_id_to_idx(self._state, obj_idx)
+            self._sam2._obj_id_to_idx(self._state, obj_idx)
         needed: set[tuple[ObjectKey, int]] = set(self._plan.keyframes)
         for segment in self._plan.segments:
             keyframes = self._prompts.objects[segment.key]
@@ -237,18 +237,18 @@ class _Run:
                 self._keyframe_masks[(key, frame_index)] = PackedMask.pack(mask)
         # Runs SAM 2's memory encoder on every keyframe output (what propagate_in_video does
         # before tracking).
-        self._predictor.propagate_in_video_preflight(self._state)
+        self._sam2.propagate_in_video_preflight(self._state)
 
     def _add_prompt(self, frame_index: int, obj_idx: int, prompt: FramePrompt) -> np.ndarray:
         if prompt.mask is not None:
-            self._predictor.add_new_mask(
+            self._sam2.add_new_mask(
                 self._state, frame_index, obj_idx, torch.from_numpy(prompt.mask)
             )
             # SAM 2 stores the mask at its low resolution; on its own frame the user's mask is
             # the answer, exactly.
             return prompt.mask
         box = prompt.box
-        _, obj_ids, video_masks = self._predictor.add_new_points_or_box(
+        _, obj_ids, video_masks = self._sam2.add_new_points_or_box(
             self._state,
             frame_index,
             obj_idx,
@@ -259,7 +259,7 @@ class _Run:
         return self._mask_of(video_masks[list(obj_ids).index(obj_idx)])
 
     def _to_video_mask(self, low_res: torch.Tensor) -> np.ndarray:
-        _, video_res = self._predictor._get_orig_video_res_output(self._state, low_res)
+        _, video_res = self._sam2._get_orig_video_res_output(self._state, low_res)
         return self._mask_of(video_res[0])
 
     @staticmethod

@@ -23,7 +23,7 @@ CONTACT_COLUMNS = 4
 
 
 class PromptPreviewWriter(FrameWriterBase):
-    """`prompts` are this part's, with frame indices into `frames`."""
+    """`prompts` are this chunk's, with frame indices into `frames`."""
 
     def __init__(
         self, frames: Frames, objects: Sequence[ObjectKey], prompts: PromptSet, *, folder: Path

@@ -1,7 +1,9 @@
-"""Read what `track` works on: frames, their LabelMe files, and the prompts drawn in them.
+"""One chunk of what `track` works on: frames, their LabelMe files, and the prompts drawn in
+them.
 
-Two kinds: a frame folder (LabelMe files beside the frames), or a video file with a prompts
-folder of LabelMe files named by frame number (`00012.json` is frame 12).
+Two kinds: a frame folder (LabelMe files beside the frames; a chunk folder of `extract
+--chunk-seconds` is one too), or a video file with a prompts folder of LabelMe files named by
+frame number (`00012.json` is frame 12). track_input.py puts one or more chunks together.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ Warn = Callable[[str], None]
 
 
 @dataclass(frozen=True)
-class LabelmeFolder:
-    """A run of frames and the LabelMe file of each (read if present, written by `track`)."""
+class LabelmeChunk:
+    """A run of frames and the LabelMe file of each (read if present, written by `track`): a
+    frame folder, one chunk folder, or a video with its prompts folder."""
 
     frames: Frames
     json_folder: Path  # where frame i's LabelMe file is, as {stems[i]}.json
@@ -37,7 +40,7 @@ class LabelmeFolder:
         return self.json_folder / f"{self.frames.stems[frame_index]}.json"
 
 
-def read_folder(folder: Path, *, warn: Warn, require_prompts: bool = True) -> LabelmeFolder:
+def read_folder(folder: Path, *, warn: Warn, require_prompts: bool = True) -> LabelmeChunk:
     """A frame folder, fully validated before any model is loaded."""
     frames = find_frames(folder)
     index_by_stem = {stem: i for i, stem in enumerate(frames.stems)}
@@ -50,7 +53,7 @@ def read_folder(folder: Path, *, warn: Warn, require_prompts: bool = True) -> La
     )
     if prompts.objects or require_prompts:
         validate(prompts, width=frames.width, height=frames.height, where=str(folder))
-    return LabelmeFolder(
+    return LabelmeChunk(
         frames=frames,
         json_folder=folder,
         image_names=tuple(p.name for p in frames.paths),
@@ -85,7 +88,7 @@ def _extracted_fps(folder: Path, frame_count: int, *, warn: Warn) -> float | Non
     return (len(times) - 1) / (times[-1] - times[0])
 
 
-def read_video(video: Path, *, prompts_folder: Path, warn: Warn) -> LabelmeFolder:
+def read_video(video: Path, *, prompts_folder: Path, warn: Warn) -> LabelmeChunk:
     """A video and its prompts folder; frames are decoded only when tracking needs them."""
     from labelme_sam2.video.reader import VideoFrames
 
@@ -106,7 +109,7 @@ def read_video(video: Path, *, prompts_folder: Path, warn: Warn) -> LabelmeFolde
     )
     validate(prompts, width=frames.width, height=frames.height, where=str(prompts_folder))
     # Files already there keep their name; new ones get the name extract gives that frame.
-    return LabelmeFolder(
+    return LabelmeChunk(
         frames=frames,
         json_folder=prompts_folder,
         image_names=tuple(f"{stem}.jpg" for stem in frames.stems),
