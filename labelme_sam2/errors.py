@@ -1,8 +1,17 @@
-"""Errors that reach the user as one line: the file, then what is wrong with it."""
+"""Errors (and warnings) that reach the user as one line: the file, then what is wrong."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from pathlib import Path
+
+Warn = Callable[[str], None]  # how a warning reaches the user: one line
+
+
+def log_warning(message: str) -> None:
+    """The library's warnings go to the `labelme_sam2` logger; the CLI prints them instead."""
+    logging.getLogger("labelme_sam2").warning(message)
 
 
 class UserError(Exception):

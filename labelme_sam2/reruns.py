@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict
@@ -29,7 +28,7 @@ from labelme_sam2.core.mask import Mask
 from labelme_sam2.core.prompts import FramePrompt, ObjectKey, PromptSet
 from labelme_sam2.core.segments import Segment, TrackingPlan
 from labelme_sam2.core.tracking import FrameMasks, LastRunMasks
-from labelme_sam2.errors import InputError
+from labelme_sam2.errors import InputError, Warn
 from labelme_sam2.formats.atomic import write_atomically
 from labelme_sam2.formats.mask_codec import pack_masks, unpack_masks
 from labelme_sam2.labelme_adapter.track_input import TrackInput
@@ -37,8 +36,6 @@ from labelme_sam2.writers.base import FrameWriterBase
 
 STORE_DIR = ".labelme-sam2"
 RECORD_VERSION = 2  # 2: "model_identity" (was "settings")
-
-Warn = Callable[[str], None]
 
 
 class RunRecord(TypedDict):

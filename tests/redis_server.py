@@ -10,6 +10,7 @@ from types import TracebackType
 
 import redis
 
+from ls_backend.settings import BackendSettings
 from tests.label_studio_server import free_port
 
 
@@ -58,3 +59,14 @@ class RedisServer:
         if self._process is not None:
             self._process.terminate()
             self._process.wait(timeout=10)
+
+
+def web_side_settings(redis_url: str, tmp_path: Path) -> BackendSettings:
+    """The backend's settings for a web side on this Redis: no Label Studio, no masks."""
+    return BackendSettings(
+        access=None,
+        basic_auth=None,
+        masks_root=None,
+        media_cache=tmp_path / "cache",
+        redis_url=redis_url,
+    )

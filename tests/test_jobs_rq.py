@@ -31,7 +31,7 @@ from ls_backend.settings import BackendSettings
 from ls_backend.wsgi import build_app
 from tests.label_studio_server import free_port
 from tests.ls_helpers import FRAMES, IMAGE, click, local
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisServer, web_side_settings
 
 LABELME_SAM2 = str(Path(sys.executable).with_name("labelme-sam2"))
 MODEL_ENV = {
@@ -172,13 +172,7 @@ def rq_stack(
             }
         )
         workers = Workers(redis_server.url, tmp_path, env=env)
-        settings = BackendSettings(
-            access=None,
-            basic_auth=None,
-            masks_root=None,
-            media_cache=tmp_path / "cache",
-            redis_url=redis_server.url,
-        )
+        settings = web_side_settings(redis_server.url, tmp_path)
         web = Web(settings)
         try:
             yield web, workers, fake
@@ -292,13 +286,7 @@ def test_jobs_without_a_view_in_their_meta_are_listed_with_a_minimal_one(
     for key, value in MODEL_ENV.items():
         monkeypatch.setenv(key, value)
     with RedisServer(tmp_path / "redis") as redis_server:
-        settings = BackendSettings(
-            access=None,
-            basic_auth=None,
-            masks_root=None,
-            media_cache=tmp_path / "cache",
-            redis_url=redis_server.url,
-        )
+        settings = web_side_settings(redis_server.url, tmp_path)
         client = build_app(settings, ModelOptions.from_env(MODEL_ENV)).test_client()
         connection = connect(redis_server.url)
         rq_jobs = RqJobs(connection, queue_name=settings.queue_name, job_timeout=60)

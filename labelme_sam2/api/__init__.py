@@ -11,7 +11,6 @@ Everything here is importable without torch; only load_model() imports it.
 
 from __future__ import annotations
 
-from labelme_sam2.api._extract import extract
 from labelme_sam2.api._render import RenderResult, render
 from labelme_sam2.api._strobe import PLATE, StrobeResult, strobe
 from labelme_sam2.api._track import TrackResult, track
@@ -34,6 +33,7 @@ from labelme_sam2.formats.mask_codec import BoundingBox, bounding_box
 from labelme_sam2.models.loading import LoadedModel, load_model
 from labelme_sam2.options import ModelOptions, OutputOptions
 from labelme_sam2.video.extract import ExtractSummary
+from labelme_sam2.video.extract import extract_video as extract
 from labelme_sam2.video.reader import VideoFrames
 from labelme_sam2.writers.base import FrameWriterBase
 from labelme_sam2.writers.mask_pngs import MaskPngWriter

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from labelme_sam2.core.pipeline import FrameWriter, Progress, deliver
 from labelme_sam2.core.tracking import FrameMasks
-from labelme_sam2.errors import InputError
+from labelme_sam2.errors import InputError, Warn, log_warning
 from labelme_sam2.labelme_adapter.track_input import open_track_input
 from labelme_sam2.options import OutputOptions
 from labelme_sam2.outputs import output_writers
 from labelme_sam2.reruns import last_run_masks
 from labelme_sam2.writers.by_chunk import WritersByChunk
-
-log = logging.getLogger("labelme_sam2")
 
 
 @dataclass(frozen=True)
@@ -35,7 +31,7 @@ def render(
     outputs: OutputOptions,
     prompts: Path | str | None = None,
     on_progress: Progress | None = None,
-    warn: Callable[[str], None] | None = None,
+    warn: Warn = log_warning,
 ) -> RenderResult:
     """Write `outputs` for what `track` was given (`path`, and `prompts` for a video) from the
     masks its last run kept. The frames and prompts must be as that run left them: InputError
@@ -45,7 +41,6 @@ def render(
         raise InputError(
             path, "nothing to render: ask for --video, --export, --previews or --contact-sheet"
         )
-    warn = warn or log.warning
     track_input = open_track_input(
         path, prompts_folder=None if prompts is None else Path(prompts), warn=warn
     )

@@ -3,8 +3,7 @@ masks, without the model."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import numpy as np
 from labelme_sam2.core.frames import load_rgb
 from labelme_sam2.core.mask import Mask
 from labelme_sam2.core.prompts import ObjectKey
-from labelme_sam2.errors import InputError
+from labelme_sam2.errors import InputError, Warn, log_warning
 from labelme_sam2.formats.atomic import write_atomically
 from labelme_sam2.formats.images import ImageKind, image_bytes
 from labelme_sam2.labelme_adapter.track_input import TrackInput, open_track_input
@@ -22,7 +21,6 @@ from labelme_sam2.render.contact_sheet import evenly_spaced
 from labelme_sam2.render.strobe import PLATE_SAMPLES, StrobeLayer, clean_plate, compose_strobe
 from labelme_sam2.reruns import last_run_masks
 
-log = logging.getLogger("labelme_sam2")
 PLATE = "plate"
 
 
@@ -47,7 +45,7 @@ def strobe(
     ghost_alpha: float = 0.5,
     out: Path | str | None = None,
     prompts: Path | str | None = None,
-    warn: Callable[[str], None] | None = None,
+    warn: Warn = log_warning,
 ) -> StrobeResult:
     """Paint the objects of `frames` as ghosts and of `highlights` opaque and tinted, in frame
     order (the later on top), over `background`: an image file, "plate" (the median of evenly
@@ -58,9 +56,9 @@ def strobe(
     if not frames and not highlights:
         raise InputError(path, "no frames chosen: give --frames and/or --highlight")
     track_input = open_track_input(
-        path, prompts_folder=None if prompts is None else Path(prompts), warn=warn or log.warning
+        path, prompts_folder=None if prompts is None else Path(prompts), warn=warn
     )
-    read_masks = last_run_masks(track_input, warn=warn or log.warning)
+    read_masks = last_run_masks(track_input, warn=warn)
     video = track_input.frames
     chosen = sorted(set(frames) | set(highlights))
     beyond = [i for i in chosen if i >= len(video)]

@@ -3,14 +3,13 @@ frame's LabelMe file, plus the outputs asked for. Re-runs recompute only what ch
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from labelme_sam2.core.pipeline import Cancelled, FrameWriter, Progress, RunSummary, propagate
+from labelme_sam2.errors import Warn, log_warning
 from labelme_sam2.labelme_adapter.json_writer import LabelmeJsonWriter
 from labelme_sam2.labelme_adapter.track_input import TrackInput, open_track_input
 from labelme_sam2.models.loading import LoadedModel, load_model
@@ -18,9 +17,6 @@ from labelme_sam2.options import ModelOptions, OutputOptions
 from labelme_sam2.outputs import output_writers
 from labelme_sam2.reruns import MaskStore, MaskStoreWriter, plan_rerun
 from labelme_sam2.writers.by_chunk import WritersByChunk
-
-Warn = Callable[[str], None]
-log = logging.getLogger("labelme_sam2")
 
 
 @dataclass(frozen=True)
@@ -59,7 +55,7 @@ def track(
     full: bool = False,
     on_progress: Progress | None = None,
     cancel: threading.Event | None = None,
-    warn: Warn | None = None,
+    warn: Warn = log_warning,
 ) -> TrackResult:
     """Masks for every frame of `path` (see docs/api.md).
 
@@ -67,7 +63,6 @@ def track(
     UserError before the model loads or anything is written. `on_progress(done, total)` runs
     after each frame is written; once `cancel` is set the run stops after the frame it is
     writing, with every file old or new (the result says `cancelled`)."""
-    warn = warn or log.warning
     track_input = open_track_input(
         Path(path), prompts_folder=None if prompts is None else Path(prompts), warn=warn
     )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from labelme_sam2.core.tracking import Tracker
+from labelme_sam2.errors import Warn, log_warning
 from labelme_sam2.models.registry import ModelChoice
 from labelme_sam2.options import ModelOptions
 
@@ -31,7 +31,7 @@ def load_model(
     options: ModelOptions,
     *,
     feature_cache_bytes: int = 0,
-    warn: Callable[[str], None] | None = None,
+    warn: Warn = log_warning,
 ) -> LoadedModel:
     """Build SAM 2 on its device (seconds; the only step that imports torch).
 
@@ -43,7 +43,7 @@ def load_model(
     from labelme_sam2.sam2_tracker.tracker import Sam2Tracker
 
     device = select_device(options.device)
-    if choice.random_weights and warn is not None:
+    if choice.random_weights:
         warn("random weights (--checkpoint random): the masks are meaningless; for tests only")
     sam2_model = build_sam2(choice, device=device, image_size=options.image_size)
     cache = ImageFeatureCache(max_bytes=feature_cache_bytes) if feature_cache_bytes > 0 else None

@@ -29,12 +29,11 @@ from typing import Literal
 import numpy as np
 from tqdm import tqdm
 
-from labelme_sam2.errors import InputError, UserError
+from labelme_sam2.errors import InputError, UserError, Warn, log_warning
 from labelme_sam2.formats.atomic import write_atomically
 from labelme_sam2.formats.images import image_bytes
 from labelme_sam2.video.frame_selection import (
     FolderPlan,
-    no_warning,
     plan_folders,
     select_frames,
 )
@@ -72,19 +71,21 @@ class ExtractSummary:
 
 
 def extract_video(
-    video: Path,
+    video: Path | str,
     *,
-    out: Path | None = None,
+    out: Path | str | None = None,
     start: float | None = None,
     end: float | None = None,
     every: int | None = None,
     fps: float | None = None,
     chunk_seconds: float | None = None,
     image_format: ImageFormat = "jpg",
-    quality: int = DEFAULT_QUALITY,
-    warn: Callable[[str], None] = no_warning,
+    quality: int | None = None,
+    warn: Warn = log_warning,
 ) -> ExtractSummary:
-    """Write the chosen frames of `video` into `out` (default: the video's path without suffix).
+    """Write the chosen frames of `video` as 00000.jpg ... and manifest.json into `out`
+    (default: the video's path without its extension), or into chunk folders of
+    `chunk_seconds` each. `quality`: JPEG quality, 1 to 100 (default 95).
 
     Raises UserError (InputError for the video) with one line for anything the user can fix:
     bad options, an unreadable or truncated video (naming the frame), an output folder that
@@ -92,6 +93,9 @@ def extract_video(
     """
     began = time.monotonic()
     video = Path(video)
+    if quality is not None and image_format != "jpg":
+        warn(f"--quality applies to jpg only; {image_format} is lossless")
+    quality = DEFAULT_QUALITY if quality is None else quality
     _check_options(
         start=start, end=end, every=every, fps=fps, chunk_seconds=chunk_seconds, quality=quality
     )
@@ -101,6 +105,7 @@ def extract_video(
             raise UserError(
                 video, "has no file extension to drop for the output folder; give --out"
             )
+    out = Path(out)
     info = probe_video(video)
     selection = select_frames(info, start=start, end=end, every=every, fps=fps, warn=warn)
     plan = plan_folders(info, selection.frames, out=out, chunk_seconds=chunk_seconds, start=start)
