@@ -2,7 +2,7 @@
 that check themselves once, on construction, with the one-line errors the CLI prints.
 
 The command line's flags (labelme_sam2/cli/) and the LABELME_SAM2_* environment variables
-(servers, workers) both parse into these; the defaults live here and nowhere else.
+(servers, workers) both parse into these, with the defaults of these dataclasses.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from labelme_sam2.errors import UserError
+from labelme_sam2.formats.labelme_json import ShapeFormat
 from labelme_sam2.models.registry import (
     DEFAULT_MODEL,
     MODELS,
@@ -24,7 +25,7 @@ from labelme_sam2.models.registry import (
     default_checkpoints_dir,
     model_spec,
 )
-from labelme_sam2.render.fills import Fill
+from labelme_sam2.render.fills import FILL_CHOICES, Fill
 
 Device = Literal["auto", "cuda", "mps", "cpu"]
 DEVICES: tuple[Device, ...] = get_args(Device)
@@ -76,13 +77,19 @@ class ModelOptions:
                 MODEL_VARIABLES["device"], f"unknown device {device!r}; use {', '.join(DEVICES)}"
             )
         folder = values.get("checkpoints_dir")
-        return cls(
-            model=values.get("model", defaults.model),
-            checkpoint=values.get("checkpoint", defaults.checkpoint),
-            checkpoints_dir=defaults.checkpoints_dir if folder is None else Path(folder),
-            device=device,
-            image_size=image_size,
-        )
+        try:
+            return cls(
+                model=values.get("model", defaults.model),
+                checkpoint=values.get("checkpoint", defaults.checkpoint),
+                checkpoints_dir=defaults.checkpoints_dir if folder is None else Path(folder),
+                device=device,
+                image_size=image_size,
+            )
+        except UserError as error:  # name the variable, not the flag it stands for
+            variables = {
+                f"--{name.replace('_', '-')}": var for name, var in MODEL_VARIABLES.items()
+            }
+            raise UserError(variables.get(error.where, error.where), error.problem) from None
 
     def choice(self) -> ModelChoice:
         """The config and weights file to build: the file must exist and have its size."""
@@ -115,7 +122,6 @@ VideoKind = Literal["masked", "overlay"]
 VIDEO_KINDS: tuple[VideoKind, ...] = get_args(VideoKind)
 LayerKind = Literal["png", "davis", "coco", "yolo"]
 LAYER_KINDS: tuple[LayerKind, ...] = get_args(LayerKind)
-ShapeFormat = Literal["polygon", "mask"]
 SHAPE_FORMATS: tuple[ShapeFormat, ...] = get_args(ShapeFormat)
 MAX_CONTACT_TILES = 100
 
@@ -135,6 +141,10 @@ class OutputOptions:
     shapes: ShapeFormat = "polygon"  # how `track` puts masks into the LabelMe files
 
     def __post_init__(self) -> None:
+        if not isinstance(self.fill, Fill):
+            raise UserError(
+                "--fill", f"{self.fill!r} is not a Fill: use Fill.parse({FILL_CHOICES!r})"
+            )
         for kind in self.videos:
             if kind not in VIDEO_KINDS:
                 raise UserError("--video", f"unknown kind {kind!r}: use {', '.join(VIDEO_KINDS)}")

@@ -5,13 +5,15 @@ from __future__ import annotations
 import numpy as np
 from label_studio_sdk.converter.brush import decode_rle, mask2rle
 
+from labelme_sam2.api import Mask
 
-def mask_to_rle(mask: np.ndarray) -> list[int]:
+
+def mask_to_rle(mask: Mask) -> list[int]:
     """A bool height x width mask as brush RLE (RGBA, the mask in every channel)."""
     return [int(v) for v in mask2rle(mask.astype(np.uint8) * 255)]
 
 
-def rle_to_mask(rle: object, *, width: int, height: int) -> np.ndarray:
+def rle_to_mask(rle: object, *, width: int, height: int) -> Mask:
     """The bool mask a brush RLE paints; ValueError when it is not one, or not width x height."""
     if not isinstance(rle, list) or len(rle) < 4:
         raise ValueError("a brush region needs its 'rle' (a list of numbers)")

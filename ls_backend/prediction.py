@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from labelme_sam2.api import (
-    Frames,
+    ChunkFrames,
     FrameWriter,
     MaskPngWriter,
     PromptSet,
@@ -37,7 +37,7 @@ class Prediction(TypedDict):
 
 @dataclass(frozen=True)
 class TaskMedia:
-    frames: Frames
+    frames: ChunkFrames
     clock: FrameClock | None  # video only
 
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from labelme_sam2.api import FrameMasks, FrameWriterBase, ObjectKey, bounding_box
+from labelme_sam2.api import FrameMasks, FrameWriterBase, Mask, ObjectKey, bounding_box
 from ls_backend.brush_rle import mask_to_rle
 from ls_backend.frame_clock import FrameClock
 from ls_backend.geometry import percent_box
@@ -33,7 +31,7 @@ class BrushResults(FrameWriterBase):
             if mask.any():
                 self.results.append(self._region(key, result.frame_index, mask))
 
-    def _region(self, key: ObjectKey, page: int, mask: np.ndarray) -> Result:
+    def _region(self, key: ObjectKey, page: int, mask: Mask) -> Result:
         region: Result = {
             "id": _region_id(key, page),
             "from_name": self._schema.output_name,

@@ -43,11 +43,14 @@ def task_of_event(body: object) -> tuple[str, int] | None:
 
 
 class WebhookIntake:
+    """Reads back and submits each accepted webhook's task, one at a time, on a daemon thread
+    that lives as long as the process."""
+
     def __init__(self, *, jobs: JobQueue, book: AccessBook, model_version: str) -> None:
         self._jobs = jobs
         self._book = book
         self._model_version = model_version
-        self._pending: queue.Queue[tuple[str, int] | None] = queue.Queue(PENDING_LIMIT)
+        self._pending: queue.Queue[tuple[str, int]] = queue.Queue(PENDING_LIMIT)
         self._thread = threading.Thread(
             target=self._work, name="labelme-sam2-webhooks", daemon=True
         )
@@ -59,13 +62,9 @@ class WebhookIntake:
         except queue.Full:
             log.warning("webhook for task %s dropped: %d waiting", task_id, PENDING_LIMIT)
 
-    def close(self) -> None:
-        self._pending.put(None)
-        self._thread.join(timeout=5)
-
     def _work(self) -> None:
-        while (item := self._pending.get()) is not None:
-            project, task_id = item
+        while True:
+            project, task_id = self._pending.get()
             try:
                 self._submit(project, task_id)
             except (LabelStudioApiError, RequestError) as error:

@@ -14,10 +14,32 @@ import torch
 from labelme_sam2.core.frames import frames_from_paths
 from labelme_sam2.core.pipeline import propagate
 from labelme_sam2.core.prompts import Click, ObjectKey, PromptSet
-from labelme_sam2.sam2_tracker.feature_cache import ImageFeatureCache, image_key, tensor_bytes
+from labelme_sam2.sam2_tracker.feature_cache import (
+    FeatureKey,
+    ImageFeatureCache,
+    image_key,
+    tensor_bytes,
+)
 from labelme_sam2.sam2_tracker.tracker import Sam2Tracker
 from tests.conftest import copy_bedroom
 from tests.ls_helpers import CollectMasks
+
+
+class CountingCache(ImageFeatureCache):
+    """The cache, counting the look-ups that found features (hits) and those that did not."""
+
+    def __init__(self, *, max_bytes: int) -> None:
+        super().__init__(max_bytes=max_bytes)
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: FeatureKey) -> Any | None:
+        features = super().get(key)
+        if features is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return features
 
 
 def test_entries_leave_least_recently_used_first_by_bytes(tmp_path: Path) -> None:
@@ -46,7 +68,7 @@ def test_a_second_click_on_an_image_reuses_its_features_and_gives_the_same_mask(
 ) -> None:
     folder = copy_bedroom(tmp_path / "img", frames=1)
     frames = frames_from_paths(folder, sorted(folder.glob("*.jpg")))
-    cache = ImageFeatureCache(max_bytes=512 * 2**20)
+    cache = CountingCache(max_bytes=512 * 2**20)
     cached_tracker = Sam2Tracker(tiny_sam2, feature_cache=cache)
     plain_tracker = Sam2Tracker(tiny_sam2)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "labelme_sam2"
 BACKEND = PACKAGE.parent / "ls_backend"
-# Every module but the tracker's (sam2_tracker/) and the model loader that calls it.
+# Every module but the tracker's (sam2_tracker/); models/loading.py imports it only when called.
 TORCH_FREE = [
     *sorted(
         ".".join(

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from labelme_sam2.core.pipeline import propagate
+from labelme_sam2.formats.labelme_json import ShapeFormat
 from labelme_sam2.labelme_adapter.chunk import read_folder
-from labelme_sam2.labelme_adapter.json_writer import LabelmeJsonWriter, ShapeFormat
+from labelme_sam2.labelme_adapter.json_writer import LabelmeJsonWriter
 from tests.conftest import REPO
 from tests.scripted_tracker import ScriptedTracker, scripted_mask
 

@@ -47,8 +47,8 @@ def test_cancel_at_frame_5_leaves_each_file_old_or_complete_and_a_second_run_fin
         on_progress=on_progress,
         cancel=cancel,
     )
-    assert result.cancelled and result.frames_written == 5
-    assert result.line().startswith("cancelled after 5 of 12 frames")
+    assert result.cancelled and result.frames_written == 5 and result.outputs == ()
+    assert result.line().startswith("cancelled after 5 of 12 frames; wrote 5 LabelMe files")
     done = [d for d, _ in progress]
     assert done == sorted(done) and done[-1] in (5, 6) and {t for _, t in progress} == {12}
     now = labelme_files(folder)
@@ -63,6 +63,19 @@ def test_cancel_at_frame_5_leaves_each_file_old_or_complete_and_a_second_run_fin
     finished = track(folder, model=model, outputs=OutputOptions(layers=("png",)))
     assert not finished.cancelled and finished.frames_written == 12
     assert labelme_files(folder) == complete
+    assert (folder / ".labelme-sam2" / "run.json").is_file()
+
+
+def test_a_cancel_during_the_last_frame_finishes_the_run(tmp_path: Path):
+    folder = copy_bedroom(tmp_path, frames=4)
+    cancel = threading.Event()
+
+    def on_progress(done: int, total: int) -> None:
+        if done == total:
+            cancel.set()
+
+    result = track(folder, model=scripted_model(), on_progress=on_progress, cancel=cancel)
+    assert not result.cancelled and result.frames_written == 4
     assert (folder / ".labelme-sam2" / "run.json").is_file()
 
 

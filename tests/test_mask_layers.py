@@ -14,10 +14,11 @@ from PIL import Image
 from pycocotools import mask as coco_mask
 from pycocotools.coco import COCO
 
-from labelme_sam2.formats.coco_rle import decode_rle, encode_rle
+from labelme_sam2.formats.coco_rle import encode_rle
 from labelme_sam2.formats.mask_codec import polygon_to_mask
 from labelme_sam2.render.colors import davis_palette
-from labelme_sam2.writers.yolo_labels import parse_yolo_line, yolo_lines
+from labelme_sam2.writers.yolo_labels import yolo_lines
+from tests.mask_readers import decode_rle, parse_yolo_line
 from tests.outputs_helpers import expected_masks, track_with_outputs
 
 SHARED_BEDROOM = Path(__file__).resolve().parents[2] / "shared" / "data" / "frames" / "bedroom"

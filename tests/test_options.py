@@ -70,3 +70,15 @@ def test_output_options_say_whether_anything_is_asked_for():
     assert not OutputOptions(shapes="mask").any()  # LabelMe files only
     assert OutputOptions(videos=("masked",), fill=Fill.parse("blur")).any()
     assert OutputOptions(contact_sheet=3).any()
+
+
+def test_the_environment_s_errors_name_the_variable():
+    with pytest.raises(UserError, match=r"^LABELME_SAM2_MODEL: unknown model 'sam9'"):
+        ModelOptions.from_env({"LABELME_SAM2_MODEL": "sam9"})
+    with pytest.raises(UserError, match=r"^LABELME_SAM2_IMAGE_SIZE: 250 is not a positive"):
+        ModelOptions.from_env({"LABELME_SAM2_IMAGE_SIZE": "250"})
+
+
+def test_a_fill_must_be_a_fill():
+    with pytest.raises(UserError, match="--fill: 'blur' is not a Fill"):
+        OutputOptions(fill="blur")  # type: ignore[arg-type]

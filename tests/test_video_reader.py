@@ -278,9 +278,9 @@ def test_a_copy_cut_between_packets_still_reports_the_missing_frames(tmp_path: P
 
 
 def test_video_frames_satisfy_the_frames_protocol(tmp_path: Path) -> None:
-    from labelme_sam2.core.frames import Frames
+    from labelme_sam2.core.frames import ChunkFrames
 
     path = tmp_path / "vfr.mp4"
     make_vfr_clip(path)
-    frames: Frames = VideoFrames(path)
+    frames: ChunkFrames = VideoFrames(path)  # a chunk's frames: a stem each, for the outputs
     assert len(frames.stems) == len(frames) == 30

@@ -14,10 +14,10 @@ from PIL import Image
 from labelme_sam2.core.pipeline import FrameWriter, propagate
 from labelme_sam2.core.prompts import ObjectKey, file_safe_names
 from labelme_sam2.formats import atomic
-from labelme_sam2.formats.labelme_json import TOOL_FLAG, is_tool_shape
+from labelme_sam2.formats.labelme_json import TOOL_FLAG, ShapeFormat, is_tool_shape
 from labelme_sam2.formats.mask_codec import BoundingBox, decode_mask_crop, polygon_to_mask
 from labelme_sam2.labelme_adapter.chunk import LabelmeChunk, read_folder
-from labelme_sam2.labelme_adapter.json_writer import LabelmeJsonWriter, ShapeFormat
+from labelme_sam2.labelme_adapter.json_writer import LabelmeJsonWriter
 from labelme_sam2.render.fills import Fill, fill_masks
 from labelme_sam2.writers.mask_pngs import MaskPngWriter
 from labelme_sam2.writers.videos import RenderedVideoWriter, masked_drawer

@@ -14,7 +14,7 @@ from __future__ import annotations
 from labelme_sam2.api._render import RenderResult, render
 from labelme_sam2.api._strobe import PLATE, StrobeResult, strobe
 from labelme_sam2.api._track import TrackResult, track
-from labelme_sam2.core.frames import Frames, frames_from_paths
+from labelme_sam2.core.frames import ChunkFrames, Frames, frames_from_paths
 from labelme_sam2.core.mask import Mask
 from labelme_sam2.core.pipeline import Cancelled, FrameWriter, Progress, RunSummary, propagate
 from labelme_sam2.core.prompts import (
@@ -27,11 +27,12 @@ from labelme_sam2.core.prompts import (
     validate,
 )
 from labelme_sam2.core.segments import TrackingPlan
-from labelme_sam2.core.tracking import FrameMasks, StepHook, Tracker
+from labelme_sam2.core.tracking import FrameMasks, LastRunMasks, StepHook, Tracker
 from labelme_sam2.errors import CheckpointError, InputError, OutputError, UserError
 from labelme_sam2.formats.mask_codec import BoundingBox, bounding_box
 from labelme_sam2.models.loading import LoadedModel, load_model
 from labelme_sam2.options import ModelOptions, OutputOptions
+from labelme_sam2.render.fills import Fill
 from labelme_sam2.video.extract import ExtractSummary
 from labelme_sam2.video.extract import extract_video as extract
 from labelme_sam2.video.reader import VideoFrames
@@ -44,14 +45,17 @@ __all__ = [
     "Box",
     "Cancelled",
     "CheckpointError",
+    "ChunkFrames",
     "Click",
     "ExtractSummary",
+    "Fill",
     "FrameMasks",
     "FramePrompt",
     "FrameWriter",
     "FrameWriterBase",
     "Frames",
     "InputError",
+    "LastRunMasks",
     "LoadedModel",
     "Mask",
     "MaskPngWriter",

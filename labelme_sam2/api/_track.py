@@ -25,7 +25,7 @@ class TrackResult:
     frames_written: int  # all of them, unless cancelled
     labelme_files_changed: int
     chunks: int  # chunk folders (1 for a frame folder or a video)
-    outputs: tuple[str, ...]  # paths of the other outputs, folders ending in /
+    outputs: tuple[str, ...]  # paths of the other outputs, folders ending in / (none if cancelled)
     model_label: str
     device: str
     cancelled: bool = False
@@ -37,7 +37,8 @@ class TrackResult:
             done = f"cancelled after {self.frames_written} of {frames} frames"
         else:
             done = self.summary.line()
-        labelme_files = f"{frames} LabelMe files ({self.labelme_files_changed} changed)"
+        changed = self.labelme_files_changed
+        labelme_files = f"{self.frames_written} LabelMe files ({changed} changed)"
         outputs = list(self.outputs)
         if self.chunks > 1:
             labelme_files += f" in {self.chunks} chunk folders"
@@ -130,7 +131,8 @@ def track_loaded(
         frames_written=len(frames) if cancelled_after is None else cancelled_after,
         labelme_files_changed=sum(writer.files_changed for writer in json_writers),
         chunks=len(track_input.chunks),
-        outputs=tuple(written),
+        # A cancelled run's videos and sheets were aborted, its folders are half full.
+        outputs=tuple(written) if cancelled_after is None else (),
         model_label=model.label,
         device=model.device,
         cancelled=cancelled_after is not None,

@@ -26,9 +26,11 @@ def natural_key(name: str) -> list[str | int]:
 
 
 class Frames(Protocol):
-    """The frames of one video in playback order, all of one size, decoded on demand.
+    """The frames of one video in playback order, all of one size, decoded on demand: what a
+    tracker reads.
 
-    A folder of images (FrameSequence) and a video file (labelme_sam2.video) both are one.
+    A folder of images (FrameSequence), a video file (labelme_sam2.video) and chunk folders
+    played one after another (ChainedFrames) all are one.
     """
 
     @property
@@ -37,15 +39,21 @@ class Frames(Protocol):
     @property
     def height(self) -> int: ...
 
-    @property
-    def stems(self) -> Sequence[str]:
-        """A file-name stem per frame, for the per-frame outputs (00000 for 00000.json...)."""
-        ...
-
     def __len__(self) -> int: ...
 
     def read_rgb(self, index: int) -> np.ndarray:
         """Frame `index` as uint8 height x width x 3; cheap when called in order either way."""
+        ...
+
+
+class ChunkFrames(Frames, Protocol):
+    """One chunk's frames (a folder of images, a video file), each with the file-name stem its
+    per-frame outputs are named after. Chained chunks are not: each chunk's outputs are
+    written beside it, named by its own frames."""
+
+    @property
+    def stems(self) -> Sequence[str]:
+        """A file-name stem per frame, for the per-frame outputs (00000 for 00000.json...)."""
         ...
 
 
@@ -89,10 +97,6 @@ class ChainedFrames:
     def height(self) -> int:
         return self._height
 
-    @property
-    def stems(self) -> list[str]:
-        return [f"{i}/{stem}" for i, chunk in enumerate(self.chunks) for stem in chunk.stems]
-
     def __len__(self) -> int:
         return sum(len(chunk) for chunk in self.chunks)
 
@@ -109,10 +113,10 @@ class ChainedFrames:
 
 
 class LastFrameKept:
-    """Frames that keep the last frame read, so the writers that draw on one frame (videos,
-    previews, a contact sheet) decode it once between them. They must not modify it."""
+    """A chunk's frames that keep the last frame read, so the writers that draw on one frame
+    (videos, previews, a contact sheet) decode it once between them. They must not modify it."""
 
-    def __init__(self, frames: Frames) -> None:
+    def __init__(self, frames: ChunkFrames) -> None:
         self._frames = frames
         self._index = -1
         self._rgb: np.ndarray | None = None

@@ -111,8 +111,8 @@ def deliver(
             done += 1
             if on_progress is not None:
                 on_progress(done, total)
-            if cancel is not None and cancel.is_set():
-                raise Cancelled(done)
+            if cancel is not None and cancel.is_set() and done < total:
+                raise Cancelled(done)  # (after the last frame there is nothing left to stop)
         for writer in writers:
             writer.close()
     except BaseException:

@@ -10,8 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-import numpy as np
-
+from labelme_sam2.core.mask import Mask
 from labelme_sam2.errors import InputError
 
 
@@ -92,7 +91,7 @@ class FramePrompt:
     source: str  # where the prompt was drawn, for error messages (a file name, a region id)
     box: Box | None = None
     clicks: list[Click] = field(default_factory=list)
-    mask: np.ndarray | None = None  # bool, frame height x width
+    mask: Mask | None = None  # frame height x width
 
     def set_box(self, box: Box, *, key: ObjectKey) -> None:
         if self.box is not None:
@@ -101,7 +100,7 @@ class FramePrompt:
             )
         self.box = box
 
-    def add_mask(self, mask: np.ndarray) -> None:
+    def add_mask(self, mask: Mask) -> None:
         """Several polygons of one object on one frame are one mask: their union."""
         self.mask = mask.copy() if self.mask is None else (self.mask | mask)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Literal, TypedDict, get_args
+from typing import Literal, TypedDict, cast, get_args
 
 from labelme_sam2.errors import InputError
 
@@ -18,6 +18,7 @@ from labelme_sam2.errors import InputError
 LABELME_FORMAT_VERSION = "5.5.0"
 TOOL_FLAG = "labelme_sam2"
 
+ShapeFormat = Literal["polygon", "mask"]  # the shapes this tool writes masks as
 ShapeType = Literal[
     "polygon",
     "rectangle",
@@ -33,6 +34,12 @@ SHAPE_TYPES: frozenset[str] = frozenset(get_args(ShapeType))
 
 
 class LabelmeShape(TypedDict):
+    """One shape as labelme 5.x writes it, and as this tool writes its own (tool_shape).
+
+    A user's shape in a file read from disk may lack keys or hold others (labelme 3 files
+    have no `shape_type`): it is checked where it is read as a prompt
+    (labelme_adapter/shapes_to_prompts.py) and otherwise written back as it was."""
+
     label: str
     points: list[list[float]]
     group_id: int | None
@@ -42,8 +49,31 @@ class LabelmeShape(TypedDict):
     mask: str | None
 
 
-def read_document(path: Path) -> dict[str, Any]:
-    """Parse a LabelMe file; the top level must be an object with a `shapes` list."""
+class _LabelmeShapes(TypedDict):
+    shapes: list[LabelmeShape]  # the one key every LabelMe file has (read_document checks it)
+
+
+class LabelmeDocument(_LabelmeShapes, total=False):
+    """A LabelMe file's top level: what new_document writes, with the 5.x keys.
+
+    A file read from disk may lack any key but `shapes`, and keeps every other key the user
+    had (labelme 3's `lineColor` and `fillColor`, another tool's) in the user's order:
+    with_tool_shapes replaces only our shapes, so what is not named here is written back as it
+    was."""
+
+    version: str
+    flags: dict[str, bool]
+    imagePath: str
+    imageData: str | None
+    imageHeight: int
+    imageWidth: int
+
+
+def read_document(path: Path) -> LabelmeDocument:
+    """Parse a LabelMe file; the top level must be an object with a `shapes` list.
+
+    Only that is checked here: the other keys and each shape hold what the file had, and are
+    checked where they are used (labelme_adapter/chunk.py, shapes_to_prompts.py)."""
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
@@ -63,7 +93,7 @@ def read_document(path: Path) -> dict[str, Any]:
     shapes = document.get("shapes")
     if not isinstance(shapes, list):
         raise InputError(path, "not a LabelMe file: no 'shapes' list")
-    return document
+    return cast(LabelmeDocument, document)
 
 
 def _why_unreadable(path: Path, error: OSError) -> str:
@@ -78,7 +108,7 @@ def _why_unreadable(path: Path, error: OSError) -> str:
     return error.strerror or str(error)
 
 
-def new_document(*, image_name: str, width: int, height: int) -> dict[str, Any]:
+def new_document(*, image_name: str, width: int, height: int) -> LabelmeDocument:
     return {
         "version": LABELME_FORMAT_VERSION,
         "flags": {},
@@ -97,7 +127,7 @@ def is_tool_shape(shape: object) -> bool:
     return isinstance(flags, dict) and flags.get(TOOL_FLAG) is True
 
 
-def with_tool_shapes(document: dict[str, Any], shapes: list[LabelmeShape]) -> dict[str, Any]:
+def with_tool_shapes(document: LabelmeDocument, shapes: list[LabelmeShape]) -> LabelmeDocument:
     """The document with its user shapes untouched and our shapes replaced by `shapes`."""
     user_shapes = [s for s in document["shapes"] if not is_tool_shape(s)]
     return {**document, "shapes": [*user_shapes, *shapes]}
@@ -107,7 +137,7 @@ def tool_shape(
     *,
     label: str,
     group_id: int | None,
-    shape_type: Literal["polygon", "mask"],
+    shape_type: ShapeFormat,
     points: list[list[float]],
     mask: str | None = None,
 ) -> LabelmeShape:
@@ -122,6 +152,6 @@ def tool_shape(
     }
 
 
-def dumps(document: dict[str, Any]) -> bytes:
+def dumps(document: LabelmeDocument) -> bytes:
     """Serialise as labelme does (2-space indent, UTF-8); same input, same bytes."""
     return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")

@@ -11,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from labelme_sam2.core.frames import Frames, find_frames
+from labelme_sam2.core.frames import ChunkFrames, Frames, find_frames
 from labelme_sam2.core.prompts import PromptSet, validate
 from labelme_sam2.errors import InputError
-from labelme_sam2.formats.labelme_json import read_document
+from labelme_sam2.formats.labelme_json import LabelmeDocument, read_document
 from labelme_sam2.labelme_adapter.shapes_to_prompts import add_shapes
 
 Warn = Callable[[str], None]
@@ -27,10 +26,10 @@ class LabelmeChunk:
     """A run of frames and the LabelMe file of each (read if present, written by `track`): a
     frame folder, one chunk folder, or a video with its prompts folder."""
 
-    frames: Frames
+    frames: ChunkFrames
     json_folder: Path  # where frame i's LabelMe file is, as {stems[i]}.json
     image_names: tuple[str, ...]  # each frame's imagePath, relative to its LabelMe file
-    documents: dict[int, tuple[Path, dict[str, Any]]]  # frame index -> (file, parsed JSON)
+    documents: dict[int, tuple[Path, LabelmeDocument]]  # frame index -> (file, its contents)
     prompts: PromptSet
     output_base: Path  # other outputs go to {output_base}_masks/, {output_base}_masked.mp4
     fps: float | None  # the source's frame rate, when known
@@ -128,8 +127,8 @@ def _read_documents(
     frame_of: Callable[[str], int | None],
     unmatched: str,
     warn: Warn,
-) -> tuple[dict[int, tuple[Path, dict[str, Any]]], PromptSet]:
-    documents: dict[int, tuple[Path, dict[str, Any]]] = {}
+) -> tuple[dict[int, tuple[Path, LabelmeDocument]], PromptSet]:
+    documents: dict[int, tuple[Path, LabelmeDocument]] = {}
     prompts = PromptSet()
     skipped_types: set[str] = set()
     for path in sorted(p for p in json_folder.iterdir() if p.suffix.lower() == ".json"):
@@ -158,7 +157,7 @@ def _read_documents(
     return documents, prompts
 
 
-def _check_image_size(path: Path, document: dict[str, Any], frames: Frames) -> None:
+def _check_image_size(path: Path, document: LabelmeDocument, frames: Frames) -> None:
     width, height = document.get("imageWidth"), document.get("imageHeight")
     if width is None and height is None:
         return

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
 
-import numpy as np
-
+from labelme_sam2.core.mask import Mask
 from labelme_sam2.core.prompts import ObjectKey
 from labelme_sam2.core.tracking import FrameMasks
 from labelme_sam2.formats.atomic import write_atomically
 from labelme_sam2.formats.labelme_json import (
+    LabelmeDocument,
     LabelmeShape,
+    ShapeFormat,
     dumps,
     new_document,
     tool_shape,
@@ -21,11 +21,9 @@ from labelme_sam2.formats.mask_codec import bounding_box, encode_mask_crop, mask
 from labelme_sam2.labelme_adapter.chunk import LabelmeChunk
 from labelme_sam2.writers.base import FrameWriterBase
 
-ShapeFormat = Literal["polygon", "mask"]
-
 
 def masks_to_shapes(
-    masks: dict[ObjectKey, np.ndarray], *, shape_format: ShapeFormat
+    masks: dict[ObjectKey, Mask], *, shape_format: ShapeFormat
 ) -> list[LabelmeShape]:
     """Our shapes for one frame, in object order; a hidden object gets none."""
     shapes: list[LabelmeShape] = []
@@ -60,8 +58,8 @@ class LabelmeJsonWriter(FrameWriterBase):
     """Rewrites each frame's LabelMe file atomically (so on abort each is old or new, none
     torn); user shapes are kept as they were."""
 
-    def __init__(self, folder: LabelmeChunk, *, shape_format: ShapeFormat) -> None:
-        self._folder = folder
+    def __init__(self, chunk: LabelmeChunk, *, shape_format: ShapeFormat) -> None:
+        self._chunk = chunk
         self._shape_format = shape_format
         self.files_changed = 0
 
@@ -71,11 +69,11 @@ class LabelmeJsonWriter(FrameWriterBase):
         if write_atomically(path, dumps(with_tool_shapes(document, shapes))):
             self.files_changed += 1
 
-    def _document(self, frame_index: int) -> tuple[Path, dict[str, Any]]:
-        existing = self._folder.documents.get(frame_index)
+    def _document(self, frame_index: int) -> tuple[Path, LabelmeDocument]:
+        existing = self._chunk.documents.get(frame_index)
         if existing is not None:
             return existing
-        frames = self._folder.frames
-        image_name = self._folder.image_names[frame_index]
+        frames = self._chunk.frames
+        image_name = self._chunk.image_names[frame_index]
         document = new_document(image_name=image_name, width=frames.width, height=frames.height)
-        return self._folder.json_path(frame_index), document
+        return self._chunk.json_path(frame_index), document

@@ -4,8 +4,9 @@ for X, polygon and mask -> mask prompt. An object is (label, group_id) across al
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Sequence
 
+from labelme_sam2.core.mask import Mask
 from labelme_sam2.core.prompts import (
     NEGATIVE_SUFFIX,
     Box,
@@ -15,7 +16,7 @@ from labelme_sam2.core.prompts import (
     split_negative,
 )
 from labelme_sam2.errors import InputError
-from labelme_sam2.formats.labelme_json import SHAPE_TYPES, is_tool_shape
+from labelme_sam2.formats.labelme_json import SHAPE_TYPES, LabelmeShape, is_tool_shape
 from labelme_sam2.formats.mask_codec import BoundingBox, decode_mask_crop, polygon_to_mask
 
 EXACT_POINT_COUNTS = {"point": 1, "rectangle": 2, "mask": 2}
@@ -23,7 +24,7 @@ EXACT_POINT_COUNTS = {"point": 1, "rectangle": 2, "mask": 2}
 
 def add_shapes(
     prompts: PromptSet,
-    shapes: list[Any],
+    shapes: Sequence[LabelmeShape],
     *,
     frame_index: int,
     source: str,
@@ -31,7 +32,10 @@ def add_shapes(
     height: int,
     skipped_types: set[str],
 ) -> None:
-    """Add one file's shapes to `prompts`; collect unsupported shape types in `skipped_types`."""
+    """Add one file's shapes to `prompts`; collect unsupported shape types in `skipped_types`.
+
+    The shapes are as the file had them (formats/labelme_json.LabelmeShape): each one is checked
+    here before it becomes a prompt."""
     for number, shape in enumerate(shapes, start=1):
         if is_tool_shape(shape):
             continue  # our own output from an earlier run, never a prompt
@@ -112,13 +116,13 @@ def _check_point_count(
 
 
 def _mask_shape(
-    shape: dict[str, Any],
+    shape: LabelmeShape,
     points: list[tuple[float, float]],
     width: int,
     height: int,
     source: str,
     where: str,
-) -> Any:
+) -> Mask:
     data = shape.get("mask")
     if not isinstance(data, str) or not data:
         raise InputError(source, f"{where}: a mask shape needs its 'mask' (base64 PNG)")

@@ -25,7 +25,7 @@ class TrackInput:
     frames: Frames  # all chunks, one after another
     offsets: tuple[int, ...]  # first frame of each chunk in `frames`
     prompts: PromptSet  # frame indices into `frames`
-    store_folder: Path  # where the last run's masks are kept (formats/mask_store.py)
+    store_folder: Path  # where the last run's masks are kept (labelme_sam2/reruns.py)
 
     @property
     def output_base(self) -> Path:

@@ -10,6 +10,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from labelme_sam2.core.mask import Mask
 from labelme_sam2.render.colors import RGB, parse_color
 
 FillKind = Literal["white", "avg", "blur", "pixelate", "color"]
@@ -35,7 +36,7 @@ class Fill:
         raise ValueError(f"unknown fill {text!r}: use {FILL_CHOICES}")
 
 
-def fill_masks(rgb: np.ndarray, masks: Sequence[np.ndarray], *, fill: Fill) -> np.ndarray:
+def fill_masks(rgb: np.ndarray, masks: Sequence[Mask], *, fill: Fill) -> np.ndarray:
     """The frame with every mask's pixels replaced; `avg` paints each object its own mean
     colour on this frame, `blur` and `pixelate` hide detail but keep the rough shape."""
     out = rgb.copy()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from labelme_sam2.core.mask import Mask
 from labelme_sam2.core.prompts import ObjectKey
 from labelme_sam2.formats.mask_codec import bounding_box
 from labelme_sam2.render.colors import RGB, object_color, text_color_on
@@ -21,7 +22,7 @@ class ObjectLayer:
 
     name: str
     color: RGB
-    mask: np.ndarray
+    mask: Mask
 
 
 def scale_for(rgb: np.ndarray) -> float:
@@ -51,7 +52,7 @@ def draw_overlay(
     return out
 
 
-def draw_outline(rgb: np.ndarray, mask: np.ndarray, color: RGB, *, thickness: int) -> None:
+def draw_outline(rgb: np.ndarray, mask: Mask, color: RGB, *, thickness: int) -> None:
     contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
     cv2.drawContours(rgb, contours, -1, color, thickness, lineType=cv2.LINE_AA)
 
@@ -85,7 +86,7 @@ def side_by_side(left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 
 def object_layers(
-    masks: Mapping[ObjectKey, np.ndarray], objects: Sequence[ObjectKey]
+    masks: Mapping[ObjectKey, Mask], objects: Sequence[ObjectKey]
 ) -> list[ObjectLayer]:
     """Each object's layer, coloured by its place in `objects` (the run's tracking order), so
     an object keeps its colour on every frame and in every picture."""

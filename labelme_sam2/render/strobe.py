@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from labelme_sam2.core.mask import Mask
 from labelme_sam2.render.colors import RGB
 from labelme_sam2.render.overlay import draw_outline, scale_for
 
@@ -27,7 +28,7 @@ _PLATE_ROWS = 64  # rows per median step: memory stays small for 4K frames
 class StrobeLayer:
     frame_index: int
     rgb: np.ndarray  # that frame
-    mask: np.ndarray  # the objects on it
+    mask: Mask  # the objects on it
     tint: RGB | None = None  # None: a ghost
 
 
@@ -38,7 +39,7 @@ def compose_strobe(
     ghost_alpha: float = DEFAULT_GHOST_ALPHA,
 ) -> np.ndarray:
     canvas = background.astype(np.float32)
-    outlines: list[tuple[int, np.ndarray, RGB]] = []
+    outlines: list[tuple[int, Mask, RGB]] = []
     for layer in sorted(layers, key=lambda item: item.frame_index):
         pixels = layer.rgb[layer.mask].astype(np.float32)
         if layer.tint is None:
@@ -60,7 +61,7 @@ def compose_strobe(
     return picture
 
 
-def clean_plate(frames: Sequence[np.ndarray], masks: Sequence[np.ndarray]) -> np.ndarray:
+def clean_plate(frames: Sequence[np.ndarray], masks: Sequence[Mask]) -> np.ndarray:
     """The median of `frames` over the pixels no object covers (a still camera's empty scene);
     where objects cover a pixel in every frame, the plain median."""
     stack = np.stack(frames)

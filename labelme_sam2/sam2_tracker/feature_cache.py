@@ -36,8 +36,6 @@ class ImageFeatureCache:
         self._entries: OrderedDict[FeatureKey, tuple[Any, int]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
 
     @property
     def bytes(self) -> int:
@@ -50,10 +48,8 @@ class ImageFeatureCache:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
-                self.misses += 1
                 return None
             self._entries.move_to_end(key)
-            self.hits += 1
             return entry[0]
 
     def put(self, key: FeatureKey, features: Any) -> None:

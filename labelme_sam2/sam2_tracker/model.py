@@ -1,4 +1,4 @@
-"""Build SAM 2's video sam2_model from a resolved model choice."""
+"""Build SAM 2's video model (sam2's SAM2VideoPredictor) from a resolved model choice."""
 
 from __future__ import annotations
 

@@ -16,11 +16,11 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-import numpy as np
 import torch
 from sam2.sam2_video_predictor import SAM2VideoPredictor
 
 from labelme_sam2.core.frames import Frames
+from labelme_sam2.core.mask import Mask
 from labelme_sam2.core.prompts import FramePrompt, ObjectKey, PromptSet
 from labelme_sam2.core.segments import Segment, TrackingPlan
 from labelme_sam2.core.tracking import FrameMasks, StepHook
@@ -164,7 +164,7 @@ class _Run:
                     forward_by_frame[frame_index].append(segment)
         memories: dict[Segment, SegmentMemory] = {}
         for frame_index in sorted(self._plan.frames()):
-            masks: dict[ObjectKey, np.ndarray] = {}
+            masks: dict[ObjectKey, Mask] = {}
             for key in self._keys:
                 packed = self._keyframe_masks.pop((key, frame_index), None)
                 if packed is None:
@@ -194,7 +194,7 @@ class _Run:
             self._note_held(memories.values())
         return results
 
-    def _step(self, memory: SegmentMemory, frame_index: int, segment: Segment) -> np.ndarray:
+    def _step(self, memory: SegmentMemory, frame_index: int, segment: Segment) -> Mask:
         # SAM 2's own single-frame step, as propagate_in_video runs it for one object;
         # a private method of the pinned sam2==1.1.0.
         output, low_res = self._sam2._run_single_frame_inference(
@@ -239,7 +239,7 @@ class _Run:
         # before tracking).
         self._sam2.propagate_in_video_preflight(self._state)
 
-    def _add_prompt(self, frame_index: int, obj_idx: int, prompt: FramePrompt) -> np.ndarray:
+    def _add_prompt(self, frame_index: int, obj_idx: int, prompt: FramePrompt) -> Mask:
         if prompt.mask is not None:
             self._sam2.add_new_mask(
                 self._state, frame_index, obj_idx, torch.from_numpy(prompt.mask)
@@ -258,13 +258,13 @@ class _Run:
         )
         return self._mask_of(video_masks[list(obj_ids).index(obj_idx)])
 
-    def _to_video_mask(self, low_res: torch.Tensor) -> np.ndarray:
+    def _to_video_mask(self, low_res: torch.Tensor) -> Mask:
         _, video_res = self._sam2._get_orig_video_res_output(self._state, low_res)
         return self._mask_of(video_res[0])
 
     @staticmethod
-    def _mask_of(logits: torch.Tensor) -> np.ndarray:
-        mask: np.ndarray = (logits[0] > 0.0).cpu().numpy()
+    def _mask_of(logits: torch.Tensor) -> Mask:
+        mask: Mask = (logits[0] > 0.0).cpu().numpy()
         return mask
 
     def _note_held(self, memories: Iterable[SegmentMemory]) -> None:

@@ -24,10 +24,10 @@ def no_warning(message: str) -> None:
 
 @dataclass(frozen=True)
 class Selection:
-    """The source frames to extract, and the range of the video that --start/--end covers."""
+    """The source frames to extract, and where the range that --start/--end covers stops
+    (the frame count when it runs to the end)."""
 
     frames: tuple[int, ...]
-    range_start: int
     range_stop: int
 
 
@@ -85,7 +85,7 @@ def select_frames(
         chosen = in_range[::every]
     elif fps is not None:
         chosen = _pick_by_rate(info, in_range, _exact(fps), warn=warn, requested=fps)
-    return Selection(frames=tuple(chosen), range_start=range_start, range_stop=range_stop)
+    return Selection(frames=tuple(chosen), range_stop=range_stop)
 
 
 def _pick_by_rate(

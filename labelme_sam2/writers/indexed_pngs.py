@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from labelme_sam2.core.frames import Frames
+from labelme_sam2.core.frames import ChunkFrames
+from labelme_sam2.core.mask import Mask
 from labelme_sam2.core.prompts import ObjectKey
 from labelme_sam2.core.tracking import FrameMasks
 from labelme_sam2.errors import OutputError
@@ -36,7 +37,7 @@ def object_table(objects: Sequence[ObjectKey]) -> bytes:
     return text.getvalue().encode()
 
 
-def index_image(masks: dict[ObjectKey, np.ndarray], objects: Sequence[ObjectKey]) -> np.ndarray:
+def index_image(masks: dict[ObjectKey, Mask], objects: Sequence[ObjectKey]) -> np.ndarray:
     height, width = next(iter(masks.values())).shape
     indexed = np.zeros((height, width), dtype=np.uint8)
     for index, key in enumerate(objects, start=1):
@@ -52,7 +53,7 @@ def indexed_png_bytes(indexed: np.ndarray) -> bytes:
 
 
 class IndexedPngWriter(FrameWriterBase):
-    def __init__(self, frames: Frames, objects: Sequence[ObjectKey], *, folder: Path) -> None:
+    def __init__(self, frames: ChunkFrames, objects: Sequence[ObjectKey], *, folder: Path) -> None:
         if len(objects) > 255:
             raise OutputError(folder, f"{len(objects)} objects do not fit an 8-bit indexed PNG")
         self._frames = frames

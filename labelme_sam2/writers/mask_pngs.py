@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from labelme_sam2.core.frames import Frames
+from labelme_sam2.core.frames import ChunkFrames
 from labelme_sam2.core.mask import Mask
 from labelme_sam2.core.prompts import ObjectKey, file_safe_names
 from labelme_sam2.core.tracking import FrameMasks
@@ -22,7 +22,7 @@ def png_bytes(mask: Mask) -> bytes:
 
 
 class MaskPngWriter(FrameWriterBase):
-    def __init__(self, frames: Frames, objects: list[ObjectKey], *, folder: Path) -> None:
+    def __init__(self, frames: ChunkFrames, objects: list[ObjectKey], *, folder: Path) -> None:
         self._frames = frames
         self.folder = folder
         self._object_folders = {

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from labelme_sam2.core.frames import Frames
+from labelme_sam2.core.frames import ChunkFrames
 from labelme_sam2.core.prompts import ObjectKey, PromptSet
 from labelme_sam2.core.tracking import FrameMasks
 from labelme_sam2.formats.atomic import make_folder, write_atomically
@@ -26,7 +26,7 @@ class PromptPreviewWriter(FrameWriterBase):
     """`prompts` are this chunk's, with frame indices into `frames`."""
 
     def __init__(
-        self, frames: Frames, objects: Sequence[ObjectKey], prompts: PromptSet, *, folder: Path
+        self, frames: ChunkFrames, objects: Sequence[ObjectKey], prompts: PromptSet, *, folder: Path
     ) -> None:
         self._frames = frames
         self._objects = list(objects)
@@ -52,7 +52,7 @@ class PromptPreviewWriter(FrameWriterBase):
 
 class ContactSheetWriter:
     def __init__(
-        self, frames: Frames, objects: Sequence[ObjectKey], *, path: Path, tiles: int
+        self, frames: ChunkFrames, objects: Sequence[ObjectKey], *, path: Path, tiles: int
     ) -> None:
         self._frames = frames
         self._objects = list(objects)

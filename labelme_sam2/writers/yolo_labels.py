@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
-from labelme_sam2.core.frames import Frames
+from labelme_sam2.core.frames import ChunkFrames
+from labelme_sam2.core.mask import Mask
 from labelme_sam2.core.prompts import ObjectKey, label_ids
 from labelme_sam2.core.tracking import FrameMasks
 from labelme_sam2.formats.atomic import make_folder, write_atomically
@@ -21,24 +20,12 @@ from labelme_sam2.formats.mask_codec import mask_to_polygons
 from labelme_sam2.writers.base import FrameWriterBase
 
 
-def yolo_lines(mask: np.ndarray, class_id: int) -> list[str]:
+def yolo_lines(mask: Mask, class_id: int) -> list[str]:
     height, width = mask.shape
     return [
         " ".join([str(class_id), *(f"{x / width:.6f} {y / height:.6f}" for x, y in polygon)])
         for polygon in mask_to_polygons(mask)
     ]
-
-
-def parse_yolo_line(line: str, *, width: int, height: int) -> tuple[int, list[tuple[float, float]]]:
-    """(class, polygon in pixels) of one label line. Vertices are whole pixels, so they are
-    rounded back: 6 decimals leave 122.9995 for 123, which a rasteriser may put a pixel off."""
-    class_id, *values = line.split()
-    numbers = [float(value) for value in values]
-    points = [
-        (float(round(x * width)), float(round(y * height)))
-        for x, y in zip(numbers[::2], numbers[1::2], strict=True)
-    ]
-    return int(class_id), points
 
 
 def data_yaml(classes: dict[str, int]) -> bytes:
@@ -56,7 +43,7 @@ def _yaml_string(text: str) -> str:
 
 
 class YoloLabelsWriter(FrameWriterBase):
-    def __init__(self, frames: Frames, objects: Sequence[ObjectKey], *, folder: Path) -> None:
+    def __init__(self, frames: ChunkFrames, objects: Sequence[ObjectKey], *, folder: Path) -> None:
         self._frames = frames
         self._objects = list(objects)
         self._classes = label_ids(self._objects, start=0)
