@@ -14,7 +14,6 @@ import itertools
 import json
 import os
 import platform
-import shutil
 import sys
 import tempfile
 import threading
@@ -23,8 +22,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-BEDROOM = REPO.parent / "shared" / "data" / "frames" / "bedroom"
 
+from bench.bedroom import copy_bedroom  # noqa: E402
 from labelme_sam2.api import ModelOptions, OutputOptions, load_model, track  # noqa: E402
 
 
@@ -43,12 +42,7 @@ def main() -> None:
         )
     )
     with tempfile.TemporaryDirectory() as temp:
-        folder = Path(temp) / "bedroom"
-        folder.mkdir()
-        for path in sorted(BEDROOM.glob("*.jpg"))[: args.frames]:
-            shutil.copyfile(path, folder / path.name)
-        for path in BEDROOM.glob("*.json"):
-            shutil.copyfile(path, folder / path.name)
+        folder = copy_bedroom(Path(temp), frames=args.frames)
         cancel, written_at, set_at = threading.Event(), [], []
 
         def stop() -> None:

@@ -12,15 +12,14 @@ import argparse
 import os
 import platform
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-BEDROOM = REPO.parent / "shared" / "data" / "frames" / "bedroom"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.bedroom import copy_bedroom
 
 
 def main() -> None:
@@ -34,12 +33,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as temp:
-        folder = Path(temp) / "bedroom"
-        folder.mkdir()
-        for path in sorted(BEDROOM.glob("*.jpg"))[: args.frames]:
-            shutil.copyfile(path, folder / path.name)
-        for path in BEDROOM.glob("*.json"):
-            shutil.copyfile(path, folder / path.name)
+        folder = copy_bedroom(Path(temp), frames=args.frames)
         command = [
             sys.executable, "-m", "labelme_sam2", "track", str(folder),
             "--model", args.model, "--checkpoint", args.checkpoint,
