@@ -28,8 +28,8 @@ from labelme_sam2.core.mask import Mask
 from labelme_sam2.core.prompts import FramePrompt, ObjectKey, PromptSet
 from labelme_sam2.core.segments import Segment, TrackingPlan
 from labelme_sam2.core.tracking import FrameMasks, LastRunMasks
-from labelme_sam2.errors import InputError, Warn
-from labelme_sam2.formats.atomic import write_atomically
+from labelme_sam2.errors import InputError, OutputError, Warn
+from labelme_sam2.formats.atomic import make_folder, write_atomically
 from labelme_sam2.formats.mask_codec import pack_masks, unpack_masks
 from labelme_sam2.labelme_adapter.track_input import TrackInput
 from labelme_sam2.writers.base import FrameWriterBase
@@ -155,8 +155,13 @@ class MaskStore:
 
     def begin(self) -> None:
         """From here until finish(), the stored masks are not a finished run's."""
-        (self.folder / "masks").mkdir(parents=True, exist_ok=True)
-        self.record_path.unlink(missing_ok=True)
+        make_folder(self.folder / "masks")
+        try:
+            self.record_path.unlink(missing_ok=True)
+        except OSError as error:  # a record that stays would vouch for masks about to change
+            raise OutputError(
+                self.record_path, f"cannot remove ({error.strerror or error})"
+            ) from error
 
     def finish(self, record: RunRecord) -> None:
         write_atomically(self.record_path, json.dumps(record, indent=1).encode())

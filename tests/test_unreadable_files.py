@@ -222,3 +222,22 @@ def test_write_that_fails_mid_run_leaves_each_file_old_or_new(bedroom: Path, cap
     assert after_failure[names[10]] == old[names[10]] != new[names[10]]
     written = [name for name in names if after_failure[name] != old[name]]
     assert 0 < len(written) < 20  # the run did stop midway
+
+
+def test_h264_file_that_cannot_start_in_its_folder(tmp_path: Path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "mkstemp", _raise_denied)
+    video = H264File(tmp_path / "overlay.mp4", fps=10.0)
+    with pytest.raises(OutputError, match=r"overlay.mp4: cannot write \(Permission denied\)"):
+        video.add(np.zeros((32, 48, 3), dtype=np.uint8))
+
+
+def test_a_file_where_the_mask_store_goes_is_one_line(bedroom: Path, capsys, monkeypatch):
+    use_scripted_model(monkeypatch)
+    (bedroom / ".labelme-sam2").write_text("not a folder")
+    before = folder_bytes(bedroom)
+    code, errors = track(capsys, str(bedroom))
+    assert code == 2 and len(errors) == 1
+    assert ".labelme-sam2/masks: cannot make the folder" in errors[0]
+    assert folder_bytes(bedroom) == before

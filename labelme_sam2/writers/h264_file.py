@@ -11,6 +11,7 @@ from typing import Any
 import imageio_ffmpeg
 import numpy as np
 
+from labelme_sam2.errors import OutputError
 from labelme_sam2.formats.atomic import replace_atomically
 
 
@@ -43,9 +44,12 @@ class H264File:
             self._temp.unlink(missing_ok=True)
 
     def _start(self, *, width: int, height: int) -> Generator[Any, Any, None]:
-        fd, name = tempfile.mkstemp(
-            prefix=f".{self.path.stem}.", suffix=".mp4", dir=self.path.parent
-        )
+        try:
+            fd, name = tempfile.mkstemp(
+                prefix=f".{self.path.stem}.", suffix=".mp4", dir=self.path.parent
+            )
+        except OSError as error:  # a folder that turned read-only, a full disk
+            raise OutputError(self.path, f"cannot write ({error.strerror or error})") from error
         os.close(fd)
         self._temp = Path(name)
         encoder = imageio_ffmpeg.write_frames(
