@@ -22,10 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict
 
-import numpy as np
-
 from labelme_sam2.core.mask import Mask
-from labelme_sam2.core.prompts import FramePrompt, ObjectKey, PromptSet
+from labelme_sam2.core.prompts import FramePrompt, ObjectKey, PromptSet, prompt_fingerprint
 from labelme_sam2.core.segments import Segment, TrackingPlan
 from labelme_sam2.core.tracking import FrameMasks, LastRunMasks
 from labelme_sam2.errors import InputError, OutputError, Warn
@@ -48,24 +46,6 @@ class RunRecord(TypedDict):
 
 
 # -- fingerprints: same fingerprint, same masks --------------------------------------------
-
-
-def prompt_fingerprint(prompt: FramePrompt) -> str:
-    """Changes whenever anything SAM 2 would see of this prompt changes."""
-    digest = hashlib.sha256()
-    box = prompt.box
-    digest.update(
-        json.dumps(
-            {
-                "box": None if box is None else [box.x0, box.y0, box.x1, box.y1],
-                "clicks": [[c.x, c.y, c.positive] for c in prompt.clicks],
-            }
-        ).encode()
-    )
-    if prompt.mask is not None:
-        digest.update(np.packbits(prompt.mask).tobytes())
-        digest.update(str(prompt.mask.shape).encode())
-    return digest.hexdigest()[:16]
 
 
 def segment_fingerprint(segment: Segment, prompts: PromptSet) -> str:

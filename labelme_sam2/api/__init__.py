@@ -30,6 +30,7 @@ from labelme_sam2.core.segments import TrackingPlan
 from labelme_sam2.core.tracking import FrameMasks, LastRunMasks, StepHook, Tracker
 from labelme_sam2.errors import CheckpointError, InputError, OutputError, UserError
 from labelme_sam2.formats.mask_codec import BoundingBox, bounding_box
+from labelme_sam2.labelme_adapter.edits_while_tracking import NotUpdated
 from labelme_sam2.models.loading import LoadedModel, load_model
 from labelme_sam2.options import ModelOptions, OutputOptions
 from labelme_sam2.render.fills import Fill
@@ -60,6 +61,7 @@ __all__ = [
     "Mask",
     "MaskPngWriter",
     "ModelOptions",
+    "NotUpdated",
     "ObjectKey",
     "OutputError",
     "OutputOptions",

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from labelme_sam2.core.pipeline import Cancelled, FrameWriter, Progress, RunSummary, propagate
 from labelme_sam2.errors import Warn, log_warning
+from labelme_sam2.formats.folder_lock import only_run_in
+from labelme_sam2.labelme_adapter.edits_while_tracking import NotUpdated
 from labelme_sam2.labelme_adapter.json_writer import LabelmeJsonWriter
 from labelme_sam2.labelme_adapter.track_input import TrackInput, open_track_input
 from labelme_sam2.models.loading import LoadedModel, load_model
@@ -29,6 +31,8 @@ class TrackResult:
     model_label: str
     device: str
     cancelled: bool = False
+    # LabelMe files the user saved during the run, left as saved (exit code 3 in the CLI)
+    not_updated: tuple[NotUpdated, ...] = ()
 
     def line(self) -> str:
         """What `labelme-sam2 track` prints."""
@@ -44,7 +48,13 @@ class TrackResult:
             labelme_files += f" in {self.chunks} chunk folders"
             outputs = [f"{len(outputs)} mask folders/videos beside them"] if outputs else []
         wrote = ", ".join([labelme_files, *outputs])
-        return f"{done}; wrote {wrote} on {self.device} with {self.model_label}"
+        line = f"{done}; wrote {wrote} on {self.device} with {self.model_label}"
+        if self.not_updated:
+            line += (
+                f"; {len(self.not_updated)} LabelMe files left as saved during the run "
+                "(see the warnings)"
+            )
+        return line
 
 
 def track(
@@ -67,17 +77,18 @@ def track(
     track_input = open_track_input(
         Path(path), prompts_folder=None if prompts is None else Path(prompts), warn=warn
     )
-    if not isinstance(model, LoadedModel):
-        model = load_model(model or ModelOptions(), warn=warn)
-    return track_loaded(
-        track_input,
-        model=model,
-        outputs=outputs or OutputOptions(),
-        full=full,
-        on_progress=on_progress,
-        cancel=cancel,
-        warn=warn,
-    )
+    with only_run_in(track_input.store_folder):  # before the model takes seconds to load
+        if not isinstance(model, LoadedModel):
+            model = load_model(model or ModelOptions(), warn=warn)
+        return track_loaded(
+            track_input,
+            model=model,
+            outputs=outputs or OutputOptions(),
+            full=full,
+            on_progress=on_progress,
+            cancel=cancel,
+            warn=warn,
+        )
 
 
 def track_loaded(
@@ -136,4 +147,5 @@ def track_loaded(
         model_label=model.label,
         device=model.device,
         cancelled=cancelled_after is not None,
+        not_updated=tuple(skipped for writer in json_writers for skipped in writer.not_updated),
     )

@@ -68,4 +68,7 @@ def run(args: argparse.Namespace) -> int:
             warn=warn,
         )
     print(result.line())
-    return 0
+    for skipped in result.not_updated:
+        warn(f"{skipped.path}: not updated: {skipped.reason}")
+    # 3: finished, but some LabelMe files were saved meanwhile and keep the user's version
+    return 3 if result.not_updated else 0

@@ -6,9 +6,13 @@ checks it against the frame size before any model is loaded.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
+
+import numpy as np
 
 from labelme_sam2.core.mask import Mask
 from labelme_sam2.errors import InputError
@@ -167,3 +171,21 @@ def _validate_frame_prompt(key: ObjectKey, prompt: FramePrompt, *, width: int, h
 
 def _inside(x: float, y: float, width: int, height: int) -> bool:
     return 0 <= x <= width and 0 <= y <= height
+
+
+def prompt_fingerprint(prompt: FramePrompt) -> str:
+    """Changes whenever anything SAM 2 would see of this prompt changes."""
+    digest = hashlib.sha256()
+    box = prompt.box
+    digest.update(
+        json.dumps(
+            {
+                "box": None if box is None else [box.x0, box.y0, box.x1, box.y1],
+                "clicks": [[c.x, c.y, c.positive] for c in prompt.clicks],
+            }
+        ).encode()
+    )
+    if prompt.mask is not None:
+        digest.update(np.packbits(prompt.mask).tobytes())
+        digest.update(str(prompt.mask.shape).encode())
+    return digest.hexdigest()[:16]

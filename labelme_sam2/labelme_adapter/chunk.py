@@ -16,9 +16,20 @@ from labelme_sam2.core.frames import ChunkFrames, Frames, find_frames
 from labelme_sam2.core.prompts import PromptSet, validate
 from labelme_sam2.errors import InputError
 from labelme_sam2.formats.labelme_json import LabelmeDocument, read_document
+from labelme_sam2.labelme_adapter.edits_while_tracking import FileState, file_state
 from labelme_sam2.labelme_adapter.shapes_to_prompts import add_shapes
 
 Warn = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ReadDocument:
+    """A LabelMe file as `track` read it: its content, and its state to tell whether the user
+    saved it again before we write (labelme_adapter/edits_while_tracking.py)."""
+
+    path: Path  # a link inside the folder is written through (link_target)
+    document: LabelmeDocument
+    state: FileState | None
 
 
 @dataclass(frozen=True)
@@ -29,7 +40,7 @@ class LabelmeChunk:
     frames: ChunkFrames
     json_folder: Path  # where frame i's LabelMe file is, as {stems[i]}.json
     image_names: tuple[str, ...]  # each frame's imagePath, relative to its LabelMe file
-    documents: dict[int, tuple[Path, LabelmeDocument]]  # frame index -> (file, its contents)
+    documents: dict[int, ReadDocument]  # frame index -> the file as it was read
     prompts: PromptSet
     output_base: Path  # other outputs go to {output_base}_masks/, {output_base}_masked.mp4
     fps: float | None  # the source's frame rate, when known
@@ -127,8 +138,8 @@ def _read_documents(
     frame_of: Callable[[str], int | None],
     unmatched: str,
     warn: Warn,
-) -> tuple[dict[int, tuple[Path, LabelmeDocument]], PromptSet]:
-    documents: dict[int, tuple[Path, LabelmeDocument]] = {}
+) -> tuple[dict[int, ReadDocument], PromptSet]:
+    documents: dict[int, ReadDocument] = {}
     prompts = PromptSet()
     skipped_types: set[str] = set()
     for path in sorted(p for p in json_folder.iterdir() if p.suffix.lower() == ".json"):
@@ -140,7 +151,9 @@ def _read_documents(
             continue
         if frame_index in documents:
             raise InputError(path, f"a second LabelMe file for frame {frame_index}")
+        state = file_state(path)  # before reading: a save in between is seen as a change
         document = read_document(path)
+        _check_link(path, json_folder)
         _check_image_size(path, document, frames)
         add_shapes(
             prompts,
@@ -151,10 +164,30 @@ def _read_documents(
             height=frames.height,
             skipped_types=skipped_types,
         )
-        documents[frame_index] = (path, document)
+        documents[frame_index] = ReadDocument(path, document, state)
     for shape_type in sorted(skipped_types):
         warn(f"{json_folder}: '{shape_type}' shapes are not SAM 2 prompts; skipped")
     return documents, prompts
+
+
+def link_target(path: Path) -> Path:
+    """Where a write to `path` goes: through a link (into the folder, as _check_link made sure),
+    so the link stays a link."""
+    return path.resolve() if path.is_symlink() else path
+
+
+def _check_link(path: Path, folder: Path) -> None:
+    """A LabelMe file that is a link is written through, so it must point into its folder:
+    elsewhere we would rewrite a file the user did not hand us."""
+    if not path.is_symlink():
+        return
+    target = path.resolve()
+    if not target.is_relative_to(folder.resolve()):
+        raise InputError(
+            path,
+            f"is a link to {target}, outside the folder; put the file itself here (track "
+            "writes into LabelMe files, and writes through links only within their folder)",
+        )
 
 
 def _check_image_size(path: Path, document: LabelmeDocument, frames: Frames) -> None:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from labelme_sam2.core.mask import Mask
 from labelme_sam2.core.prompts import ObjectKey
 from labelme_sam2.core.tracking import FrameMasks
 from labelme_sam2.formats.atomic import write_atomically
 from labelme_sam2.formats.labelme_json import (
-    LabelmeDocument,
     LabelmeShape,
     ShapeFormat,
     dumps,
@@ -18,7 +15,8 @@ from labelme_sam2.formats.labelme_json import (
     with_tool_shapes,
 )
 from labelme_sam2.formats.mask_codec import bounding_box, encode_mask_crop, mask_to_polygons
-from labelme_sam2.labelme_adapter.chunk import LabelmeChunk
+from labelme_sam2.labelme_adapter.chunk import LabelmeChunk, ReadDocument, link_target
+from labelme_sam2.labelme_adapter.edits_while_tracking import NotUpdated, unchanged, user_version
 from labelme_sam2.writers.base import FrameWriterBase
 
 
@@ -62,18 +60,35 @@ class LabelmeJsonWriter(FrameWriterBase):
         self._chunk = chunk
         self._shape_format = shape_format
         self.files_changed = 0
+        self.not_updated: list[NotUpdated] = []  # saved by the user during the run
 
     def write(self, result: FrameMasks) -> None:
-        path, document = self._document(result.frame_index)
+        read = self._read(result.frame_index)
+        document = read.document
+        if not unchanged(read.path, read.state):
+            frames = self._chunk.frames
+            saved = user_version(
+                read.path,
+                tracked=None if read.state is None else document,
+                frame_index=result.frame_index,
+                width=frames.width,
+                height=frames.height,
+            )
+            if isinstance(saved, NotUpdated):
+                self.not_updated.append(saved)
+                return
+            document = saved
         shapes = masks_to_shapes(result.masks, shape_format=self._shape_format)
-        if write_atomically(path, dumps(with_tool_shapes(document, shapes))):
+        data = dumps(with_tool_shapes(document, shapes))
+        if write_atomically(link_target(read.path), data):
             self.files_changed += 1
 
-    def _document(self, frame_index: int) -> tuple[Path, LabelmeDocument]:
+    def _read(self, frame_index: int) -> ReadDocument:
+        """The file as read, or the one this run makes (which must still be absent)."""
         existing = self._chunk.documents.get(frame_index)
         if existing is not None:
             return existing
         frames = self._chunk.frames
         image_name = self._chunk.image_names[frame_index]
         document = new_document(image_name=image_name, width=frames.width, height=frames.height)
-        return self._chunk.json_path(frame_index), document
+        return ReadDocument(self._chunk.json_path(frame_index), document, state=None)
