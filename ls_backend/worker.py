@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         from rq import Queue, SimpleWorker
 
         from ls_backend.jobs.interactive_rpc import serve_clicks
-        from ls_backend.jobs.rq_queue import connect
+        from ls_backend.jobs.rq_queue import SERIALIZER, connect
         from ls_backend.jobs.rq_worker import WorkerRuntime, install, keep_alive
         from ls_backend.label_studio_api import LabelStudioApi
         from ls_backend.prediction import Predictor
@@ -96,9 +96,9 @@ def run(args: argparse.Namespace) -> int:
         gpu_bytes=model.gpu_bytes,
     )
     install(runtime)
-    queue = Queue(settings.queue_name, connection=connection)
+    queue = Queue(settings.queue_name, connection=connection, serializer=SERIALIZER)
     name = args.name or f"{socket.gethostname()}-{os.getpid()}"
-    worker = SimpleWorker([queue], connection=connection, name=name)
+    worker = SimpleWorker([queue], connection=connection, name=name, serializer=SERIALIZER)
     runtime.worker = worker
     stop = threading.Event()
     beside = [

@@ -26,7 +26,7 @@ from werkzeug.serving import make_server
 
 from labelme_sam2.api import ModelOptions
 from ls_backend.jobs.model import JobSpec, job_spec
-from ls_backend.jobs.rq_queue import PERFORM, RqJobs, connect
+from ls_backend.jobs.rq_queue import PERFORM, SERIALIZER, RqJobs, connect
 from ls_backend.settings import BackendSettings
 from ls_backend.wsgi import build_app
 from tests.label_studio_server import free_port
@@ -290,7 +290,7 @@ def test_jobs_without_a_view_in_their_meta_are_listed_with_a_minimal_one(
         client = build_app(settings, ModelOptions.from_env(MODEL_ENV)).test_client()
         connection = connect(redis_server.url)
         rq_jobs = RqJobs(connection, queue_name=settings.queue_name, job_timeout=60)
-        queue = Queue(settings.queue_name, connection=connection)
+        queue = Queue(settings.queue_name, connection=connection, serializer=SERIALIZER)
 
         def spec(task_id: int) -> JobSpec:
             return job_spec(
@@ -335,3 +335,37 @@ def test_jobs_without_a_view_in_their_meta_are_listed_with_a_minimal_one(
         assert 'labelme_sam2_jobs{state="queued"} 5' in answer("/metrics")
         assert rq_jobs.stats().counts["queued"] == 5
         connection.close()
+
+
+class _Payload:
+    """What someone with write access to Redis could store as a job's meta under pickle."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))  # unpickling it creates the marker file
+
+
+def test_job_meta_from_redis_is_json_and_never_unpickled(tmp_path: Path, monkeypatch) -> None:
+    import pickle
+
+    for key, value in MODEL_ENV.items():
+        monkeypatch.setenv(key, value)
+    marker = tmp_path / "unpickled"
+    with RedisServer(tmp_path / "redis") as redis_server:
+        settings = web_side_settings(redis_server.url, tmp_path)
+        client = build_app(settings, ModelOptions.from_env(MODEL_ENV)).test_client()
+        connection = connect(redis_server.url)
+        rq_jobs = RqJobs(connection, queue_name=settings.queue_name, job_timeout=60)
+        submitted = rq_jobs.submit(
+            job_spec(task(5), project="4", label_config=FRAMES, model_version="v")
+        )
+        key = f"rq:job:{submitted['id']}"
+        assert connection.hget(key, "meta").startswith(b"{")  # stored as JSON
+        connection.hset(key, "meta", pickle.dumps(_Payload(str(marker))))
+        listed = client.get("/jobs")
+        assert listed.status_code == 200
+        assert [job["id"] for job in listed.json["jobs"]] == [submitted["id"]]
+        assert client.get("/metrics").status_code == 200
+    assert not marker.exists()

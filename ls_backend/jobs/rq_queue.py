@@ -21,12 +21,17 @@ from rq.registry import (
     FinishedJobRegistry,
     StartedJobRegistry,
 )
+from rq.serializers import JSONSerializer
 
 from labelme_sam2.api import UserError
 from ls_backend.jobs.model import JOB_STATES, JobSpec, JobState, JobView, new_view, task_key
 from ls_backend.jobs.queue import JobConflict, QueueStats, UnknownJob, matches
 
 PERFORM = "ls_backend.jobs.rq_worker.perform"
+# Jobs, their meta and results as JSON, never pickle: RQ's default would let anyone who can
+# write to Redis run code in every web process (it unpickles meta on each /jobs) and worker.
+# Every Queue, Job.fetch and Worker of ours names it; job specs are plain JSON already.
+SERIALIZER = JSONSerializer
 PREFIX = "labelme-sam2"
 RETRIES = 2  # a job whose worker died (or hit a bug) runs again, at most twice more
 KEEP_SECONDS = 7 * 24 * 3600  # finished and failed jobs stay listed this long
@@ -65,7 +70,7 @@ class RqJobs:
 
     def __init__(self, connection: Redis, *, queue_name: str, job_timeout: int) -> None:
         self.connection = connection
-        self.queue = Queue(queue_name, connection=connection)
+        self.queue = Queue(queue_name, connection=connection, serializer=SERIALIZER)
         self.job_timeout = job_timeout
 
     def submit(self, spec: JobSpec, *, retry_of: str | None = None) -> JobView:
@@ -95,7 +100,9 @@ class RqJobs:
         ids: list[str] = list(self.queue.get_job_ids())
         for registry in self._registries():
             ids += registry.get_job_ids()  # also hands abandoned jobs to RQ's retry
-        jobs = Job.fetch_many(list(dict.fromkeys(ids)), connection=self.connection)
+        jobs = Job.fetch_many(
+            list(dict.fromkeys(ids)), connection=self.connection, serializer=SERIALIZER
+        )
         views = self._views([job for job in jobs if job is not None])
         chosen = [v for v in views if matches(v, project=project, task=task, state=state)]
         return sorted(chosen, key=lambda v: v["submitted_at"], reverse=True)[:LIST_LIMIT]
@@ -147,7 +154,7 @@ class RqJobs:
 
     def _replace(self, previous_id: str, *, by: str) -> None:
         try:
-            previous = Job.fetch(previous_id, connection=self.connection)
+            previous = Job.fetch(previous_id, connection=self.connection, serializer=SERIALIZER)
         except NoSuchJobError:
             return
         if self.job(previous_id)["state"] in ("done", "failed", "cancelled"):
@@ -164,7 +171,7 @@ class RqJobs:
 
     def _fetch(self, job_id: str) -> Job:
         try:
-            return Job.fetch(job_id, connection=self.connection)
+            return Job.fetch(job_id, connection=self.connection, serializer=SERIALIZER)
         except NoSuchJobError as error:
             raise UnknownJob(job_id) from error
 
