@@ -5,10 +5,11 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -16,6 +17,12 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from labelme_sam2.errors import InputError
 
 FRAME_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
+
+# The most pixels a frame may have: 8K video (7680x4320) and square 8K fit. Checked from the
+# header, before decoding: a frame this size is already 200 MB as RGB, and SAM 2 sees it at
+# 1024 pixels a side anyway.
+MAX_FRAME_PIXELS = 8192 * 8192
+_FRAME_LIMIT = f"over the limit of {MAX_FRAME_PIXELS:,} (8192x8192) for a frame"
 
 
 def natural_key(name: str) -> list[str | int]:
@@ -145,7 +152,7 @@ class LastFrameKept:
 def load_rgb(path: Path) -> np.ndarray:
     """The image as shown: EXIF orientation applied, as labelme and browsers do."""
     try:
-        with Image.open(path) as image:
+        with path.open("rb") as file, _open_frame(path, file) as image:
             return np.asarray(_upright(image).convert("RGB"))
     except (OSError, UnidentifiedImageError, SyntaxError) as error:
         raise InputError(path, f"cannot decode image ({error})") from error
@@ -194,11 +201,37 @@ def frames_from_paths(folder: Path, paths: Sequence[Path]) -> FrameSequence:
 
 def _decoded_size(path: Path) -> tuple[int, int]:
     try:
-        with Image.open(path) as image:
+        with path.open("rb") as file, _open_frame(path, file) as image:
             image.load()
             return _upright(image).size
     except (OSError, UnidentifiedImageError, SyntaxError) as error:
         raise InputError(path, f"cannot decode image ({error})") from error
+
+
+def _open_frame(path: Path, file: BinaryIO) -> Image.Image:
+    """The frame opened, its pixels not yet decoded; InputError if it has more than
+    MAX_FRAME_PIXELS. A PNG of a few kB can claim 20000x20000 pixels (a decompression bomb):
+    decoded, 1.2 GB for one frame.
+
+    Pillow warns about such an image as it opens it, and refuses one twice over its own
+    limit: the warning is made an error here so that the user sees our one line instead.
+    (warnings.catch_warnings swaps the process's filters for that moment; only a warning
+    raised by another thread just then could be filtered by ours.)"""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(file)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        claimed = re.search(r"\((\d+) pixels\)", str(error))
+        pixels = f"{int(claimed.group(1)):,}" if claimed else "too many"
+        raise InputError(path, f"frame has {pixels} pixels, {_FRAME_LIMIT}") from error
+    width, height = image.size
+    if width * height > MAX_FRAME_PIXELS:
+        image.close()
+        raise InputError(
+            path, f"frame is {width}x{height}, {width * height:,} pixels, {_FRAME_LIMIT}"
+        )
+    return image
 
 
 def _upright(image: Image.Image) -> Image.Image:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import stat
+import sys
 from pathlib import Path
 from typing import Literal, TypedDict, cast, get_args
 
@@ -69,31 +72,117 @@ class LabelmeDocument(_LabelmeShapes, total=False):
     imageWidth: int
 
 
+# Caps on what a LabelMe file may be, so that a hostile or broken one costs one error line
+# and not the machine. With its frame embedded (imageData, base64), a LabelMe file of a 4K
+# frame is about 10 MiB; labelme's own files nest 4 levels deep (shapes, a shape, points, a
+# point).
+MAX_LABELME_BYTES = 64 << 20
+MAX_JSON_DEPTH = 100
+
+
 def read_document(path: Path) -> LabelmeDocument:
     """Parse a LabelMe file; the top level must be an object with a `shapes` list.
 
     Only that is checked here: the other keys and each shape hold what the file had, and are
-    checked where they are used (labelme_adapter/chunk.py, shapes_to_prompts.py)."""
+    checked where they are used (labelme_adapter/chunk.py, shapes_to_prompts.py). A UTF-8 byte
+    order mark is accepted: Windows editors write one."""
+    check_labelme_file(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
         raise InputError(path, f"not UTF-8 text ({error.reason})") from error
     except IsADirectoryError as error:
         raise InputError(path, "a folder, not a LabelMe file") from error
     except OSError as error:
         raise InputError(path, f"cannot read ({_why_unreadable(path, error)})") from error
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InputError(
-            path, f"invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
-        ) from error
+    document = _parse(path, text)
     if not isinstance(document, dict):
         raise InputError(path, "not a LabelMe file: the top level is not a JSON object")
     shapes = document.get("shapes")
     if not isinstance(shapes, list):
         raise InputError(path, "not a LabelMe file: no 'shapes' list")
     return cast(LabelmeDocument, document)
+
+
+def check_labelme_file(path: Path) -> None:
+    """Refuse, from its metadata alone, a LabelMe file that cannot be read whole: anything but
+    a regular file (a FIFO waits forever for a writer, /dev/zero never ends) or one over
+    MAX_LABELME_BYTES. Call it before anything opens the file.
+
+    A file swapped for a FIFO between this check and the read still hangs: the folder's owner
+    can do that, and no one else."""
+    try:
+        info = path.stat()
+    except OSError as error:
+        raise InputError(path, f"cannot read ({_why_unreadable(path, error)})") from error
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(path, "a folder, not a LabelMe file")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(path, f"not a regular file ({_file_kind(info.st_mode)})")
+    if info.st_size > MAX_LABELME_BYTES:
+        raise InputError(
+            path,
+            f"{info.st_size:,} bytes, over the {MAX_LABELME_BYTES >> 20} MiB limit for a "
+            "LabelMe file",
+        )
+
+
+def _file_kind(mode: int) -> str:
+    kinds = {
+        stat.S_ISFIFO: "a FIFO",
+        stat.S_ISCHR: "a character device",
+        stat.S_ISBLK: "a block device",
+        stat.S_ISSOCK: "a socket",
+    }
+    return next((kind for test, kind in kinds.items() if test(mode)), "not a plain file")
+
+
+def _parse(path: Path, text: str) -> object:
+    """json.loads, with every way it fails on hostile text as one InputError: a number of
+    thousands of digits (Python's int-from-text limit) and nesting deep enough to exhaust the
+    stack are ValueError and RecursionError, not JSONDecodeError. Nesting is capped well below
+    the stack's depth, so writing the document back (json_writer) cannot exhaust it either."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(
+            path, f"invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
+        ) from error
+    except RecursionError as error:
+        raise InputError(path, f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from error
+    except ValueError as error:  # json's int(): over sys.get_int_max_str_digits() digits
+        raise InputError(path, _long_integer(text)) from error
+    if _depth(document) > MAX_JSON_DEPTH:
+        raise InputError(path, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    return document
+
+
+def _long_integer(text: str) -> str:
+    limit = sys.get_int_max_str_digits()
+    found = re.search(rf"(?<![\w.\"])-?(\d{{{limit + 1},}})(?![\w.])", text)
+    if found is None:
+        return f"a number of more than {limit} digits"
+    line = text.count("\n", 0, found.start()) + 1
+    column = found.start() - text.rfind("\n", 0, found.start())
+    return (
+        f"an integer of {len(found.group(1))} digits at line {line} column {column}; "
+        f"numbers may have at most {limit}"
+    )
+
+
+def _depth(value: object) -> int:
+    """How deep lists and objects nest in `value` (a number or a string is 0), counted
+    without recursion: the point is to refuse what recursion cannot handle."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
 
 
 def _why_unreadable(path: Path, error: OSError) -> str:

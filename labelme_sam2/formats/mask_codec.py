@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import struct
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -78,24 +79,54 @@ def encode_mask_crop(mask: Mask, box: BoundingBox) -> str:
 
 
 def decode_mask_crop(data: str, box: BoundingBox, *, width: int, height: int) -> Mask:
-    """A LabelMe mask shape as a full-frame bool mask; ValueError if it does not fit its box."""
-    try:
-        raw = base64.b64decode(data, validate=True)
-        with Image.open(io.BytesIO(raw)) as image:
-            crop = np.asarray(image.convert("L")) > 0
-    except (binascii.Error, OSError, ValueError) as error:
-        raise ValueError(f"mask is not a base64 PNG ({error})") from error
-    expected = (box.y1 - box.y0 + 1, box.x1 - box.x0 + 1)
-    if crop.shape != expected:
-        raise ValueError(
-            f"mask is {crop.shape[1]}x{crop.shape[0]} but its points span "
-            f"{expected[1]}x{expected[0]} pixels"
-        )
+    """A LabelMe mask shape as a full-frame bool mask; ValueError if it does not fit its box.
+
+    The box is checked against the image, and the PNG's size against the box, before any
+    pixel is decoded: a few kB of PNG can claim 20000x20000 pixels (a decompression bomb)."""
     if box.x0 < 0 or box.y0 < 0 or box.x1 >= width or box.y1 >= height:
         raise ValueError(f"mask lies outside the {width}x{height} image")
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise ValueError(f"mask is not a base64 PNG ({error})") from error
+    crop = _decode_crop(raw, (box.x1 - box.x0 + 1, box.y1 - box.y0 + 1))
     full = np.zeros((height, width), dtype=bool)
     full[box.y0 : box.y1 + 1, box.x0 : box.x1 + 1] = crop
     return full
+
+
+def _decode_crop(raw: bytes, size: tuple[int, int]) -> Mask:
+    """The crop's pixels > 0, if the image is `size` (width, height); else ValueError."""
+    _check_crop_size(_png_size(raw), size)
+    try:
+        image = Image.open(io.BytesIO(raw))
+    except Image.DecompressionBombError as error:  # not a PNG, so not checked above
+        raise ValueError(f"mask image is too large to decode ({error})") from error
+    except (OSError, ValueError, SyntaxError) as error:
+        raise ValueError(f"mask is not a base64 PNG ({error})") from error
+    with image:
+        _check_crop_size(image.size, size)  # labelme writes PNG; Pillow reads the rest
+        try:
+            return np.asarray(image.convert("L")) > 0
+        except (OSError, ValueError, SyntaxError) as error:
+            raise ValueError(f"mask is not a base64 PNG ({error})") from error
+
+
+def _check_crop_size(found: tuple[int, int] | None, expected: tuple[int, int]) -> None:
+    if found is not None and found != expected:
+        raise ValueError(
+            f"mask is {found[0]}x{found[1]} but its points span {expected[0]}x{expected[1]} pixels"
+        )
+
+
+def _png_size(raw: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG's header, without Pillow: Pillow refuses (or warns about)
+    a huge image as it opens it, before its size can be compared with the box. None for
+    what is not a PNG."""
+    if raw[:8] != b"\x89PNG\r\n\x1a\n" or raw[12:16] != b"IHDR" or len(raw) < 24:
+        return None
+    width, height = struct.unpack(">II", raw[16:24])
+    return width, height
 
 
 def pack_masks(masks: Sequence[Mask], *, level: int) -> bytes:

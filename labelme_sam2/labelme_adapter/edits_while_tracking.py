@@ -15,7 +15,11 @@ from pathlib import Path
 
 from labelme_sam2.core.prompts import ObjectKey, PromptSet, prompt_fingerprint
 from labelme_sam2.errors import InputError
-from labelme_sam2.formats.labelme_json import LabelmeDocument, read_document
+from labelme_sam2.formats.labelme_json import (
+    LabelmeDocument,
+    check_labelme_file,
+    read_document,
+)
 from labelme_sam2.labelme_adapter.shapes_to_prompts import add_shapes
 
 
@@ -30,13 +34,22 @@ class FileState:
 
 
 def file_state(path: Path) -> FileState | None:
-    """The file as it is now; None when there is none."""
+    """The file as it is now; None when there is none. Only a regular file of sane size is
+    read (check_labelme_file): a FIFO or /dev/zero in its place would never end."""
+    if not path.exists():
+        return None
+    check_labelme_file(path)
+    digest = hashlib.sha256()
     try:
         stat = path.stat()
-        data = path.read_bytes()
+        with path.open("rb") as file:
+            for block in iter(lambda: file.read(1 << 20), b""):
+                digest.update(block)
     except FileNotFoundError:
         return None
-    return FileState(stat.st_size, stat.st_mtime_ns, hashlib.sha256(data).hexdigest())
+    except OSError as error:
+        raise InputError(path, f"cannot read ({error.strerror or error})") from error
+    return FileState(stat.st_size, stat.st_mtime_ns, digest.hexdigest())
 
 
 def unchanged(path: Path, read: FileState | None) -> bool:
@@ -49,7 +62,10 @@ def unchanged(path: Path, read: FileState | None) -> bool:
         return False
     if (stat.st_size, stat.st_mtime_ns) == (read.size, read.mtime_ns):
         return True
-    now = file_state(path)
+    try:
+        now = file_state(path)
+    except InputError:  # no longer a file we can read: not what we read
+        return False
     return now is not None and now.sha256 == read.sha256
 
 

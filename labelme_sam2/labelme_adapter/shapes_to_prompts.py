@@ -4,6 +4,7 @@ for X, polygon and mask -> mask prompt. An object is (label, group_id) across al
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Sequence
 
 from labelme_sam2.core.mask import Mask
@@ -87,16 +88,37 @@ def _points(raw: object, *, source: str, where: str) -> list[tuple[float, float]
     if not isinstance(raw, list):
         raise InputError(source, f"{where}: 'points' must be a list of [x, y] pairs")
     points = []
-    for point in raw:
+    for number, point in enumerate(raw, start=1):
         if (
             not isinstance(point, list)
             or len(point) != 2
             or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in point)
-            or not all(math.isfinite(v) for v in point)
         ):
-            raise InputError(source, f"{where}: point {point!r} is not an [x, y] pair of numbers")
-        points.append((float(point[0]), float(point[1])))
+            shown = reprlib.repr(point)  # a point may hold a number of hundreds of digits
+            raise InputError(source, f"{where}: point {shown} is not an [x, y] pair of numbers")
+        at = f"{where}: point {number}"
+        x = _coordinate(point[0], "x", source=source, where=at)
+        y = _coordinate(point[1], "y", source=source, where=at)
+        points.append((x, y))
     return points
+
+
+def _coordinate(value: float, axis: str, *, source: str, where: str) -> float:
+    """A coordinate as a finite float. JSON files can hold 1e400 (read as inf), NaN, Infinity
+    and integers of hundreds of digits (too large for a float, a traceback in float()): none
+    is a place on an image. The message names the axis and the point, since what Python read
+    (inf) is not what the file shows (1e400)."""
+    try:
+        coordinate = float(value)
+    except OverflowError as error:
+        raise InputError(
+            source,
+            f"{where}: {axis} is an integer of {len(str(abs(int(value))))} digits, too large "
+            "for a coordinate",
+        ) from error
+    if not math.isfinite(coordinate):
+        raise InputError(source, f"{where}: {axis} is {coordinate}, not a finite number")
+    return coordinate
 
 
 def _check_point_count(
