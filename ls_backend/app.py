@@ -11,6 +11,7 @@ only for a bug, and the server keeps serving.
 
 from __future__ import annotations
 
+import base64
 import hmac
 import logging
 import time
@@ -18,9 +19,10 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from flask import Flask, Response, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ls_backend.errors import RequestError
+from ls_backend.ids import is_id
 from ls_backend.jobs.model import JobView
 from ls_backend.jobs.queue import JobConflict, JobQueue, QueueStats, UnknownJob
 from ls_backend.jobs.submission import submit_task
@@ -34,6 +36,9 @@ from ls_backend.webhooks import WebhookIntake, task_of_event
 
 log = logging.getLogger(__name__)
 MODEL_CLASS = "LabelmeSam2"
+# Label Studio's webhooks can carry custom headers; a header stays out of access logs, where
+# ?token= is written (and scrubbed by access_log.py).
+WEBHOOK_TOKEN_HEADER = "X-Labelme-Sam2-Token"
 
 
 class Predicting(Protocol):
@@ -69,7 +74,9 @@ def create_app(
     """`jobs` None: everything is predicted inside /predict. `workers`: the RQ queue, whose
     workers /health and /metrics list."""
     app = Flask("ls_backend")
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    # One byte over, so that _request_json tells a chunked body over the limit (werkzeug stops
+    # reading it at this length and hands over what it read) from one just at it.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes + 1
     # Label Studio sends its own URL and token to /setup; used when the environment has none.
     book = book or AccessBook(settings.access)
     intake = (
@@ -85,13 +92,12 @@ def create_app(
         # own token, and trusts nothing in the payload but ids (webhooks.py).
         if settings.basic_auth is None or request.path == "/webhook":
             return None
-        auth = request.authorization
-        expected_user, expected_password = settings.basic_auth
-        if (
-            auth is None
-            or not hmac.compare_digest(auth.username or "", expected_user)
-            or not hmac.compare_digest(auth.password or "", expected_password)
-        ):
+        given = _basic_credentials()
+        expected = tuple(_utf8(part) for part in settings.basic_auth)
+        # Both compared, whatever the first gives: the time taken says nothing of either.
+        user_ok = given is not None and hmac.compare_digest(given[0], expected[0])
+        password_ok = given is not None and hmac.compare_digest(given[1], expected[1])
+        if not (user_ok and password_ok):
             response = _error("wrong or missing credentials (basic auth)", 401)
             response.headers["WWW-Authenticate"] = 'Basic realm="labelme-sam2"'
             return response
@@ -113,7 +119,7 @@ def create_app(
 
     @app.post("/setup")
     def setup() -> Response:
-        body = _json_body()
+        body = _json_body(settings.max_request_bytes)
         parse_label_config(body.get("schema"))  # refuse a project we cannot serve, at once
         hostname, token = body.get("hostname"), body.get("access_token")
         if isinstance(hostname, str) and hostname and isinstance(token, str) and token:
@@ -125,7 +131,7 @@ def create_app(
 
     @app.post("/predict")
     def predict() -> Response:
-        body = _json_body()
+        body = _json_body(settings.max_request_bytes)
         tasks = body.get("tasks")
         if not isinstance(tasks, list) or not all(isinstance(t, Mapping) for t in tasks):
             raise RequestError("'tasks' must be a list of task objects")
@@ -198,9 +204,11 @@ def create_app(
     def webhook() -> Response:
         # Label Studio registers this for every event with a short timeout: answer at once.
         token = settings.webhook_token
-        if token is not None and not hmac.compare_digest(request.args.get("token", ""), token):
-            return _error("wrong or missing webhook token (?token=...)", 401)
-        body = request.get_json(silent=True)
+        if token is not None and not hmac.compare_digest(_webhook_token(), _utf8(token)):
+            return _error(
+                f"wrong or missing webhook token ({WEBHOOK_TOKEN_HEADER} header or ?token=)", 401
+            )
+        body = _request_json(settings.max_request_bytes)
         action = body.get("action") if isinstance(body, Mapping) else None
         event = task_of_event(body)
         if event is not None and intake is not None:
@@ -210,7 +218,7 @@ def create_app(
     @app.get("/jobs")
     def list_jobs() -> Response:
         task = request.args.get("task")
-        if task is not None and not task.isdigit():
+        if task is not None and not is_id(task):
             raise RequestError(f"task {task!r} is not a number")
         return jsonify(
             jobs=_queue().jobs(
@@ -261,6 +269,11 @@ def create_app(
         log.info("refused request to %s: %s", request.path, error.message)
         return _error(error.message, error.status)
 
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(error: RequestEntityTooLarge) -> Response:
+        limit = settings.max_request_bytes / 2**20
+        return _error(f"the request body is over {limit:g} MB (LABELME_SAM2_MAX_REQUEST_MB)", 413)
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         return _error(error.description or error.name, error.code or 500)
@@ -276,11 +289,70 @@ def create_app(
 _NO_JOBS = QueueStats(counts={})
 
 
-def _json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
+def _json_body(limit: int) -> dict[str, Any]:
+    body = _request_json(limit)
     if not isinstance(body, dict):
         raise RequestError("the request body must be a JSON object")
     return body
+
+
+def _request_json(limit: int) -> object:
+    """The body as JSON, None when it is not JSON (or has an integer of over 4300 digits).
+    werkzeug cuts a chunked body at MAX_CONTENT_LENGTH (the limit + 1) without an error, which
+    would reach the parser as broken JSON (400): over `limit` bytes is 413, as with a
+    Content-Length. The parser recurses once per level: a body nested deeper than Python's
+    recursion limit is the caller's error."""
+    if len(request.get_data()) > limit:
+        raise RequestEntityTooLarge()
+    try:
+        return request.get_json(silent=True)
+    except RecursionError as error:
+        raise RequestError("the request body is nested too deeply") from error
+
+
+def _basic_credentials() -> tuple[bytes, bytes] | None:
+    """(user, password) of an `Authorization: Basic` header as UTF-8, else None. Clients send
+    UTF-8 (RFC 7617) or, older ones, latin-1: decoded as UTF-8 when the bytes are, else as
+    latin-1, so a non-ASCII password works either way, and compared as bytes (hmac refuses
+    non-ASCII str)."""
+    scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        raw = base64.b64decode(encoded.strip(), validate=True)
+    except ValueError:  # not base64, or not ASCII
+        return None
+    user, colon, password = _wire_text(raw).partition(":")
+    return (_utf8(user), _utf8(password)) if colon else None
+
+
+def _webhook_token() -> bytes:
+    """The token the request gives, from the header (preferred: not in access logs) or
+    ?token=, as UTF-8: a non-ASCII token is compared, not a 500. Python's `requests` (Label
+    Studio's webhooks) sends a header as latin-1, others send UTF-8: both are read."""
+    header = request.headers.get(WEBHOOK_TOKEN_HEADER)
+    if header is None:
+        return _utf8(request.args.get("token", ""))
+    try:  # a WSGI header is its bytes read as latin-1: back to those bytes
+        raw = header.encode("latin-1")
+    except UnicodeEncodeError:  # a server that decoded it otherwise
+        return _utf8(header)
+    return _utf8(_wire_text(raw))
+
+
+def _wire_text(raw: bytes) -> str:
+    """Bytes a client sent as UTF-8 or, older clients, as latin-1."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _utf8(text: str) -> bytes:
+    try:  # an environment variable's bytes that are not UTF-8, as Python read them
+        return text.encode("utf-8", errors="surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate from elsewhere: compared, never matched
+        return text.encode("utf-8", errors="surrogatepass")
 
 
 def _project_id(raw: object) -> str:
@@ -289,7 +361,7 @@ def _project_id(raw: object) -> str:
         return ""
     # Label Studio sends "<project id>.<timestamp>" to /predict and /setup.
     number = str(raw).split(".", 1)[0]
-    if not number.isdigit():
+    if not is_id(number):
         raise RequestError(f"project {raw!r} is not a project number")
     return number
 

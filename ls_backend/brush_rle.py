@@ -25,7 +25,8 @@ def rle_to_mask(rle: object, *, width: int, height: int) -> Mask:
         raise ValueError(f"brush RLE holds {values // 4} pixels, the image has {width}x{height}")
     try:
         pixels = decode_rle(rle)
-    except (IndexError, ValueError, TypeError) as error:
+    # OverflowError: a body whose words are wider than a byte (a value over 255 for uint8).
+    except (IndexError, ValueError, TypeError, OverflowError) as error:
         raise ValueError(f"not a brush RLE ({error})") from error
     if pixels.size != width * height * 4:
         raise ValueError(

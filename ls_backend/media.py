@@ -42,14 +42,17 @@ class MediaResolver:
     `allow_urls`: http(s) media on hosts other than Label Studio's are fetched only when set."""
 
     def __init__(
-        self, *, cache_dir: Path, roots: tuple[Path, ...] = (), allow_urls: bool = False
+        self, *, cache_dir: Path, roots: tuple[Path, ...] = (), allow_urls: bool = False, **_: object
     ) -> None:
         self.cache_dir = cache_dir
         self.roots = tuple(root.resolve() for root in roots)
         self.allow_urls = allow_urls
         self._locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
 
-    def local_path(self, url: object, *, task_id: object, access: LabelStudioAccess | None) -> Path:
+    def forget(self, path: object) -> None:
+        pass
+
+    def local_path(self, url: object, *, task_id: object, access: LabelStudioAccess | None, cancel: object = None) -> Path:
         if not isinstance(url, str) or not url:
             raise RequestError(f"task {task_id}: media URL {url!r} is not a string")
         self._check_source(url, task_id=task_id, access=access)
@@ -125,3 +128,7 @@ class MediaResolver:
 def _origin(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     return parts.scheme.lower(), parts.netloc.lower()
+
+
+class MediaCancelled(RequestError):
+    pass

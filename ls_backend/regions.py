@@ -161,7 +161,15 @@ def _percent_box(value: Mapping[str, Any], source: str) -> PercentBox:
 
 
 def _number(value: Mapping[str, Any], name: str, source: str) -> float:
+    """A finite float. JSON's integers have no bound: 10**400 is an int that float() and
+    math.isfinite() refuse with OverflowError, so it is converted first and refused as inf."""
     number = value.get(name)
-    if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(number):
+    if isinstance(number, bool) or not isinstance(number, int | float):
         raise RequestError(f"{source}: {name!r} must be a number, not {number!r}")
-    return float(number)
+    try:
+        converted = float(number)
+    except OverflowError:
+        converted = math.inf
+    if not math.isfinite(converted):
+        raise RequestError(f"{source}: {name!r} must be a finite number, not {number!r}")
+    return converted

@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import socket
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,7 +29,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY (or what it sends to /setup); "
         "BASIC_AUTH_USER/BASIC_AUTH_PASS protect the backend.",
     )
-    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")
+    serve.add_argument(
+        "--host",
+        default=None,
+        help="address to listen on (default: 127.0.0.1 without basic auth, all with it)",
+    )
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="default: 9090")
     add_model_arguments(serve, environ=os.environ)  # as gunicorn and `worker` read them
     serve.add_argument(
@@ -44,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         from werkzeug.serving import run_simple
 
-        from ls_backend.settings import settings_from_env
+        from ls_backend.access_log import ScrubbingRequestHandler
+        from ls_backend.settings import exposed_without_auth, settings_from_env
         from ls_backend.wsgi import build_app
     except ImportError as error:
         raise UserError(
@@ -52,17 +58,28 @@ def run(args: argparse.Namespace) -> int:
             f"needs Flask and label-studio-sdk ({error}): pip install 'labelme-sam2[label-studio]'",
         ) from error
 
-    _check_can_listen(args.host, args.port)  # before the model takes its seconds to load
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    # All of this before the model takes its seconds to load.
     settings = settings_from_env()
+    host = args.host or default_host(settings.basic_auth is not None)
+    _check_can_listen(host, args.port)
+    warning = exposed_without_auth(settings, host)
+    if warning is not None:
+        print(f"labelme-sam2: warning: {warning}", file=sys.stderr, flush=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if args.masks_dir is not None:
         settings = replace(settings, masks_root=args.masks_dir)
     app = build_app(settings, model_options(args))
-    print(f"labelme-sam2 backend listening on http://{args.host}:{args.port}", flush=True)
+    print(f"labelme-sam2 backend listening on http://{host}:{args.port}", flush=True)
     # Threaded so /health and /setup answer while a prediction runs; tracking itself is one
-    # task at a time (Predictor's lock).
-    run_simple(args.host, args.port, app, threaded=True)
+    # task at a time (Predictor's lock). The handler keeps webhook tokens out of the log.
+    run_simple(host, args.port, app, threaded=True, request_handler=ScrubbingRequestHandler)
     return 0
+
+
+def default_host(with_auth: bool) -> str:
+    """Without basic auth only this machine may connect, unless --host says otherwise: an
+    open backend on every address is one a colleague's laptop or a scanner can drive."""
+    return "0.0.0.0" if with_auth else "127.0.0.1"
 
 
 def _check_can_listen(host: str, port: int) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tempfile
 from collections.abc import Mapping
@@ -16,7 +17,7 @@ from ls_backend.media import LabelStudioAccess
 @dataclass(frozen=True)
 class BackendSettings:
     access: LabelStudioAccess | None  # LABEL_STUDIO_URL + LABEL_STUDIO_API_KEY
-    basic_auth: tuple[str, str] | None  # BASIC_AUTH_USER + BASIC_AUTH_PASS
+    basic_auth: tuple[str, str] | None  # BASIC_AUTH_USER + BASIC_AUTH_PASS, both or neither
     masks_root: Path | None  # LABELME_SAM2_MASKS_DIR: video masks, one folder per task
     media_cache: Path  # LABELME_SAM2_MEDIA_CACHE: media downloaded from Label Studio
     # LABELME_SAM2_BATCH_SECONDS: a batch starts no new task after this long, so it answers
@@ -41,13 +42,12 @@ class BackendSettings:
 def settings_from_env(environ: Mapping[str, str] = os.environ) -> BackendSettings:
     url = environ.get("LABEL_STUDIO_URL", "").rstrip("/")
     key = environ.get("LABEL_STUDIO_API_KEY", "")
-    user, password = environ.get("BASIC_AUTH_USER", ""), environ.get("BASIC_AUTH_PASS", "")
     masks = environ.get("LABELME_SAM2_MASKS_DIR", "")
     cache = environ.get("LABELME_SAM2_MEDIA_CACHE", "")
     roots = environ.get("LABELME_SAM2_MEDIA_ROOTS", "")
     return BackendSettings(
         access=LabelStudioAccess(url=url, api_key=key) if url and key else None,
-        basic_auth=(user, password) if user else None,
+        basic_auth=basic_auth_from_env(environ),
         masks_root=Path(masks) if masks else None,
         media_cache=Path(cache) if cache else Path(tempfile.gettempdir()) / "labelme-sam2-media",
         batch_seconds=_number(environ, "LABELME_SAM2_BATCH_SECONDS", 80.0),
@@ -62,6 +62,51 @@ def settings_from_env(environ: Mapping[str, str] = os.environ) -> BackendSetting
         allow_urls=_switch(environ, "LABELME_SAM2_ALLOW_URLS", False),
         feature_cache_bytes=int(_number(environ, "LABELME_SAM2_FEATURE_CACHE_MB", 1024) * 2**20),
     )
+
+
+AUTH_VARIABLES = ("BASIC_AUTH_USER", "BASIC_AUTH_PASS")
+
+
+def basic_auth_from_env(environ: Mapping[str, str]) -> tuple[str, str] | None:
+    """(user, password), or None for no auth. Auth must never fail open: a misspelt variable
+    (BASIC_AUTH_USERNAME) or half a pair would leave the backend open, or accept an empty
+    password, while its admin believes it is protected; so both stop the backend at start."""
+    for name in sorted(environ):
+        if name.upper().startswith("BASIC_AUTH") and name not in AUTH_VARIABLES:
+            raise UserError(
+                name, "is not a setting; basic auth takes BASIC_AUTH_USER and BASIC_AUTH_PASS"
+            )
+    user, password = environ.get("BASIC_AUTH_USER", ""), environ.get("BASIC_AUTH_PASS", "")
+    if not user and not password:
+        return None
+    if not password:
+        raise UserError("BASIC_AUTH_USER", "is set without BASIC_AUTH_PASS: set both or neither")
+    if not user:
+        raise UserError("BASIC_AUTH_PASS", "is set without BASIC_AUTH_USER: set both or neither")
+    if ":" in user:  # basic auth sends "user:password": such a user could never log in
+        raise UserError("BASIC_AUTH_USER", "must not contain ':'")
+    return user, password
+
+
+def exposed_without_auth(settings: BackendSettings, host: str) -> str | None:
+    """The warning for listening on `host` without basic auth, None when that is safe (auth
+    is on, or only this machine can connect): without auth, anyone who reaches the port can
+    run the model and cancel jobs."""
+    if settings.basic_auth is not None or _is_loopback(host):
+        return None
+    return (
+        f"no basic auth, and listening on {host or 'all addresses'}: anyone who reaches this "
+        "port can use the backend; set BASIC_AUTH_USER and BASIC_AUTH_PASS"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
 
 
 def _number(environ: Mapping[str, str], name: str, default: float) -> float:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ls_backend.errors import RequestError
+from ls_backend.ids import is_id
 from ls_backend.jobs.queue import JobQueue
 from ls_backend.jobs.submission import submit_task
 from ls_backend.label_config import parse_label_config
@@ -37,7 +38,7 @@ def task_of_event(body: object) -> tuple[str, int] | None:
         project_id = annotation.get("project")
     if not isinstance(task_id, int) or isinstance(task_id, bool):
         return None
-    if not str(project_id).isdigit():
+    if not is_id(str(project_id)):
         return None
     return str(project_id), task_id
 

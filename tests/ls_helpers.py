@@ -15,6 +15,7 @@ from labelme_sam2.core.prompts import ObjectKey
 from labelme_sam2.core.tracking import FrameMasks, Tracker
 from ls_backend.app import create_app
 from ls_backend.brush_rle import mask_to_rle
+from ls_backend.jobs.queue import JobQueue
 from ls_backend.media import MediaResolver
 from ls_backend.prediction import Predictor
 from ls_backend.settings import BackendSettings
@@ -60,7 +61,11 @@ class Backend:
 
 
 def make_backend(
-    tmp_path: Path, *, tracker: Tracker | None = None, **settings: Any
+    tmp_path: Path,
+    *,
+    tracker: Tracker | None = None,
+    job_queue: JobQueue | None = None,
+    **settings: Any,
 ) -> Iterator[Backend]:
     tracker = tracker or ScriptedTracker()
     masks = tmp_path / "masks"
@@ -76,7 +81,9 @@ def make_backend(
         "masks_root": masks,
         "media_cache": tmp_path / "cache",
     }
-    app = create_app(predictor=predictor, settings=BackendSettings(**(defaults | settings)))
+    app = create_app(
+        predictor=predictor, settings=BackendSettings(**(defaults | settings)), jobs=job_queue
+    )
     with app.test_client() as client:
         yield Backend(client, tracker, masks)
 

@@ -24,6 +24,7 @@ from rq.registry import (
 from rq.serializers import JSONSerializer
 
 from labelme_sam2.api import UserError
+from ls_backend.ids import is_id
 from ls_backend.jobs.model import JOB_STATES, JobSpec, JobState, JobView, new_view, task_key
 from ls_backend.jobs.queue import JobConflict, QueueStats, UnknownJob, matches
 
@@ -278,7 +279,7 @@ def _spec_fields(job: Job) -> tuple[str, int]:
     if not isinstance(spec, dict) or not isinstance(task, dict):
         return "", 0
     task_id = str(task.get("id"))
-    return _field(spec.get("project"), str, ""), int(task_id) if task_id.isdigit() else 0
+    return _field(spec.get("project"), str, ""), int(task_id) if is_id(task_id) else 0
 
 
 def _field(value: object, kind: type[T], default: T) -> T:
