@@ -31,7 +31,7 @@ from ls_backend.label_studio_api import AccessBook
 from ls_backend.media import LabelStudioAccess
 from ls_backend.metrics import CLICK_BUCKETS, Histogram, render
 from ls_backend.prediction import Prediction
-from ls_backend.settings import BackendSettings
+from ls_backend.settings import BackendSettings, origin
 from ls_backend.webhooks import WebhookIntake, task_of_event
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,22 @@ def create_app(
         body = _json_body(settings.max_request_bytes)
         parse_label_config(body.get("schema"))  # refuse a project we cannot serve, at once
         hostname, token = body.get("hostname"), body.get("access_token")
-        if isinstance(hostname, str) and hostname and isinstance(token, str) and token:
+        # With LABEL_STUDIO_URL set, that Label Studio is the only one used: /setup's address is
+        # not needed. Without it, only the origins the admin listed are taken from /setup.
+        if (
+            settings.access is None
+            and isinstance(hostname, str)
+            and hostname
+            and isinstance(token, str)
+            and token
+        ):
+            if origin(hostname) not in settings.setup_hosts:
+                raise RequestError(
+                    f"/setup: {hostname!r} is not a Label Studio this backend may call: set "
+                    "LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY, or list it in "
+                    "LABELME_SAM2_SETUP_HOSTS",
+                    status=403,
+                )
             book.remember(
                 _project_id(body.get("project")),
                 LabelStudioAccess(url=hostname.rstrip("/"), api_key=token),

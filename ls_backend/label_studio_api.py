@@ -13,10 +13,12 @@ from typing import Any
 
 import requests
 
+from ls_backend.errors import RequestError
 from ls_backend.media import LabelStudioAccess
 from ls_backend.prediction import Prediction
 
 TIMEOUT_SECONDS = 30.0
+MAX_SETUP_PROJECTS = 1000  # projects remembered from /setup: each holds an address and a token
 ACCESS_TOKEN_SECONDS = 240.0  # Label Studio's access tokens live 5 minutes
 
 
@@ -69,11 +71,22 @@ class LabelStudioApi:
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         url = self.access.url + path
         try:
+            # No redirects: the token goes to this Label Studio and nowhere it points to.
             response = self._session.request(
-                method, url, headers=self._auth(), timeout=TIMEOUT_SECONDS, **kwargs
+                method,
+                url,
+                headers=self._auth(),
+                timeout=TIMEOUT_SECONDS,
+                allow_redirects=False,
+                **kwargs,
             )
         except requests.RequestException as error:
             raise LabelStudioApiError(f"cannot reach Label Studio at {url} ({error})") from error
+        if 300 <= response.status_code < 400:
+            raise LabelStudioApiError(
+                f"Label Studio answered {method} {path} with a redirect ({response.status_code}); "
+                "LABEL_STUDIO_URL must be the address it serves its API on"
+            )
         if response.status_code >= 400:
             raise LabelStudioApiError(
                 f"Label Studio refused {method} {path}: {response.status_code} "
@@ -115,6 +128,12 @@ class AccessBook:
 
     def remember(self, project: str, access: LabelStudioAccess) -> None:
         with self._lock:
+            if project not in self._from_setup and len(self._from_setup) >= MAX_SETUP_PROJECTS:
+                raise RequestError(
+                    f"/setup: {MAX_SETUP_PROJECTS} projects are set up already; set "
+                    "LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY instead",
+                    status=503,
+                )
             self._from_setup[project] = access
 
     def for_project(self, project: str) -> LabelStudioAccess | None:

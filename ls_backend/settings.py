@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from labelme_sam2.api import UserError
 from ls_backend.media import LabelStudioAccess
@@ -37,6 +38,10 @@ class BackendSettings:
     # LABELME_SAM2_FEATURE_CACHE_MB: clicked images' SAM 2 features kept on the model's device
     # (about 100 MB each at 1024 px), so the next click on an image skips the encoder.
     feature_cache_bytes: int = 1024 * 2**20
+    # LABELME_SAM2_SETUP_HOSTS: Label Studio origins (scheme://host:port, comma-separated) whose
+    # /setup address and token are used when LABEL_STUDIO_URL is not set; any other is refused,
+    # so nobody can point a project's fetches and token at a host of their choosing.
+    setup_hosts: tuple[str, ...] = ()
 
 
 def settings_from_env(environ: Mapping[str, str] = os.environ) -> BackendSettings:
@@ -61,6 +66,9 @@ def settings_from_env(environ: Mapping[str, str] = os.environ) -> BackendSetting
         media_roots=tuple(Path(p) for p in roots.split(os.pathsep) if p),
         allow_urls=_switch(environ, "LABELME_SAM2_ALLOW_URLS", False),
         feature_cache_bytes=int(_number(environ, "LABELME_SAM2_FEATURE_CACHE_MB", 1024) * 2**20),
+        setup_hosts=tuple(
+            origin(host) for host in environ.get("LABELME_SAM2_SETUP_HOSTS", "").split(",") if host
+        ),
     )
 
 
@@ -131,3 +139,12 @@ def _switch(environ: Mapping[str, str], name: str, default: bool) -> bool:
     if raw in ("0", "off", "false", "no"):
         return False
     raise UserError(name, f"must be on or off, not {raw!r}")
+
+
+def origin(url: str) -> str:
+    """scheme://host:port of `url`, lower-cased, the port made explicit: what two addresses of
+    one Label Studio have in common."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    port = parts.port or {"http": 80, "https": 443}.get(scheme, 0)
+    return f"{scheme}://{(parts.hostname or '').lower()}:{port}"
