@@ -26,6 +26,7 @@ from ls_backend.gpu_gate import PriorityGate, StepwiseTracker
 from ls_backend.jobs.model import JobControl
 from ls_backend.label_config import ProjectSchema
 from ls_backend.media import LabelStudioAccess, MediaResolver
+from ls_backend.media_limits import MediaLimits
 from ls_backend.regions import is_prompt, prompts_from_regions
 from ls_backend.results import BrushResults, Result, VideoRectangleResults
 
@@ -52,8 +53,10 @@ class Predictor:
         model_version: str,
         media: MediaResolver,
         masks_root: Path | None = None,
+        limits: MediaLimits | None = None,
     ) -> None:
         self.tracker = tracker
+        self.limits = limits or MediaLimits()
         self.model_version = model_version
         self.media = media
         self.masks_root = masks_root
@@ -157,6 +160,8 @@ class Predictor:
                 rate = schema.frame_rate_for(data)
                 path = self.media.local_path(value, task_id=task_id, access=access)
                 with VideoFrames(path) as video:
+                    # From the video's header: checked before a frame is decoded.
+                    self.limits.check(video, where=f"task {task_id}")
                     clock = FrameClock(video.info.timestamps, rate)
                     yield TaskMedia(frames=video, clock=clock)
                 return
@@ -166,10 +171,13 @@ class Predictor:
                         f"task {task_id}: {schema.data_key!r} must be a list of image URLs"
                     )
                 urls = value
+                self.limits.check_count(len(urls), where=f"task {task_id}")  # before fetching
             else:
                 urls = [value]
             paths = [self.media.local_path(url, task_id=task_id, access=access) for url in urls]
-            yield TaskMedia(frames=frames_from_paths(paths[0].parent, paths), clock=None)
+            frames = frames_from_paths(paths[0].parent, paths)
+            self.limits.check(frames, where=f"task {task_id}")
+            yield TaskMedia(frames=frames, clock=None)
         except UserError as error:  # the media does not decode
             raise RequestError(f"task {task_id}: {error}", status=422) from error
 

@@ -7,12 +7,13 @@ import ipaddress
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from labelme_sam2.api import UserError
 from ls_backend.media import LabelStudioAccess
+from ls_backend.media_limits import DEFAULT_MAX_FRAME_PIXELS, DEFAULT_MAX_FRAMES, MediaLimits
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class BackendSettings:
     # /setup address and token are used when LABEL_STUDIO_URL is not set; any other is refused,
     # so nobody can point a project's fetches and token at a host of their choosing.
     setup_hosts: tuple[str, ...] = ()
+    # LABELME_SAM2_MAX_FRAMES, LABELME_SAM2_MAX_FRAME_MEGAPIXELS: media one task may bring.
+    media_limits: MediaLimits = field(default_factory=MediaLimits)
 
 
 def settings_from_env(environ: Mapping[str, str] = os.environ) -> BackendSettings:
@@ -66,6 +69,17 @@ def settings_from_env(environ: Mapping[str, str] = os.environ) -> BackendSetting
         media_roots=tuple(Path(p) for p in roots.split(os.pathsep) if p),
         allow_urls=_switch(environ, "LABELME_SAM2_ALLOW_URLS", False),
         feature_cache_bytes=int(_number(environ, "LABELME_SAM2_FEATURE_CACHE_MB", 1024) * 2**20),
+        media_limits=MediaLimits(
+            max_frames=int(_number(environ, "LABELME_SAM2_MAX_FRAMES", DEFAULT_MAX_FRAMES)),
+            max_frame_pixels=int(
+                _number(
+                    environ,
+                    "LABELME_SAM2_MAX_FRAME_MEGAPIXELS",
+                    DEFAULT_MAX_FRAME_PIXELS / 1e6,
+                )
+                * 1e6
+            ),
+        ),
         setup_hosts=tuple(
             origin(host) for host in environ.get("LABELME_SAM2_SETUP_HOSTS", "").split(",") if host
         ),

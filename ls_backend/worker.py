@@ -86,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         model_version=model.version,
         media=media_resolver(settings),
         masks_root=settings.masks_root,
+        limits=settings.media_limits,
     )
     runtime = WorkerRuntime(
         predictor=predictor,

@@ -70,6 +70,7 @@ def build_app(settings: BackendSettings, model: ModelOptions) -> Flask:
         model_version=loaded.version,
         media=media_resolver(settings),
         masks_root=settings.masks_root,
+        limits=settings.media_limits,
     )
     jobs = EmbeddedJobs(execute=local_execute(predictor, book)) if settings.jobs else None
     log.info("labelme-sam2 backend: %s on %s", loaded.version, loaded.device)

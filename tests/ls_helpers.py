@@ -69,21 +69,21 @@ def make_backend(
 ) -> Iterator[Backend]:
     tracker = tracker or ScriptedTracker()
     masks = tmp_path / "masks"
-    predictor = Predictor(
-        tracker=tracker,
-        model_version=VERSION,
-        media=MediaResolver(cache_dir=tmp_path / "cache"),
-        masks_root=masks,
-    )
     defaults: dict[str, Any] = {
         "access": None,
         "basic_auth": None,
         "masks_root": masks,
         "media_cache": tmp_path / "cache",
     }
-    app = create_app(
-        predictor=predictor, settings=BackendSettings(**(defaults | settings)), jobs=job_queue
+    backend_settings = BackendSettings(**(defaults | settings))
+    predictor = Predictor(
+        tracker=tracker,
+        model_version=VERSION,
+        media=MediaResolver(cache_dir=tmp_path / "cache"),
+        masks_root=masks,
+        limits=backend_settings.media_limits,
     )
+    app = create_app(predictor=predictor, settings=backend_settings, jobs=job_queue)
     with app.test_client() as client:
         yield Backend(client, tracker, masks)
 

@@ -34,6 +34,7 @@ from werkzeug.serving import make_server
 from labelme_sam2.api import UserError
 from ls_backend.access_log import ScrubbingRequestHandler
 from ls_backend.jobs.embedded import EmbeddedJobs
+from ls_backend.media_limits import MediaLimits
 from ls_backend.settings import settings_from_env
 from ls_backend.webhooks import task_of_event
 from tests.ls_helpers import FRAMES, IMAGE, Backend, brush_region, click, local, make_backend
@@ -119,6 +120,13 @@ HOSTILE: list[tuple[str, str, str, dict[str, str], bytes | None, int, str]] = [
      "not a brush RLE"),
     ("brush-rle-header-lies", "POST", "/predict", AUTH | JSON, brushed([0, 0, 0, 4, 0]), 400,
      "brush RLE holds 1 pixels"),
+    # Media one task may bring (the hostile backend allows 3 frames of 12 pixels)
+    ("frames-over-the-limit", "POST", "/predict", AUTH | JSON,
+     predict(FRAMES, {"frames": [local("hostile/tiny.png")] * 4}, [click(1, 1, "car", page=0)]),
+     413, "4 frames, over the limit of 3 per task (LABELME_SAM2_MAX_FRAMES"),
+    ("frame-over-the-pixel-limit", "POST", "/predict", AUTH | JSON,
+     predict(IMAGE, {"image": local("hostile/wide.png")}, [click(1, 1, "car")]), 413,
+     "LABELME_SAM2_MAX_FRAME_MEGAPIXELS raises it"),
     # Ids: ASCII digits only (str.isdigit takes "²", int() then refuses it)
     ("jobs-task-superscript", "GET", "/jobs?task=%C2%B2", AUTH, None, 400, "is not a number"),
     ("jobs-task-arabic-indic", "GET", "/jobs?task=%D9%A3", AUTH, None, 400, "is not a number"),
@@ -166,6 +174,7 @@ def _never_runs(*args: object) -> int | None:
 def hostile(tmp_path: Path, document_root: Path) -> Iterator[Backend]:
     (document_root / "hostile").mkdir()
     Image.new("RGB", TINY).save(document_root / "hostile" / "tiny.png")
+    Image.new("RGB", (TINY[0] + 1, TINY[1])).save(document_root / "hostile" / "wide.png")
     jobs = EmbeddedJobs(execute=_never_runs)
     try:
         yield from make_backend(
@@ -174,6 +183,7 @@ def hostile(tmp_path: Path, document_root: Path) -> Iterator[Backend]:
             basic_auth=(USER, PASSWORD),
             webhook_token=TOKEN,
             max_request_bytes=LIMIT,
+            media_limits=MediaLimits(max_frames=3, max_frame_pixels=TINY[0] * TINY[1]),
         )
     finally:
         jobs.close()
