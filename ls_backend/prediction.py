@@ -23,9 +23,9 @@ from labelme_sam2.api import (
 from ls_backend.errors import RequestError
 from ls_backend.frame_clock import FrameClock
 from ls_backend.gpu_gate import PriorityGate, StepwiseTracker
-from ls_backend.jobs.model import JobControl
+from ls_backend.jobs.model import JobCancelled, JobControl
 from ls_backend.label_config import ProjectSchema
-from ls_backend.media import LabelStudioAccess, MediaResolver
+from ls_backend.media import LabelStudioAccess, MediaCancelled, MediaResolver
 from ls_backend.media_limits import MediaLimits
 from ls_backend.regions import is_prompt, prompts_from_regions
 from ls_backend.results import BrushResults, Result, VideoRectangleResults
@@ -78,7 +78,7 @@ class Predictor:
         if regions is None:
             return None  # before any media is fetched
         where = f"task {task['id']}"
-        with self._open_media(task, schema=schema, access=access) as media:
+        with self._open_media(task, schema=schema, access=access, job=job) as media:
             frames = media.frames
             try:
                 prompts = prompts_from_regions(
@@ -145,9 +145,25 @@ class Predictor:
 
     @contextmanager
     def _open_media(
-        self, task: Mapping[str, Any], *, schema: ProjectSchema, access: LabelStudioAccess | None
+        self,
+        task: Mapping[str, Any],
+        *,
+        schema: ProjectSchema,
+        access: LabelStudioAccess | None,
+        job: JobControl | None,
     ) -> Iterator[TaskMedia]:
         task_id = task.get("id")
+        cancel = None if job is None else _CancelFlag(job)
+        fetched: list[Path] = []
+
+        def local_path(url: object) -> Path:
+            try:
+                path = self.media.local_path(url, task_id=task_id, access=access, cancel=cancel)
+            except MediaCancelled as error:  # the job was cancelled while its media downloaded
+                raise JobCancelled(str(error)) from error
+            fetched.append(path)
+            return path
+
         data = task.get("data")
         if not isinstance(data, Mapping) or schema.data_key not in data:
             raise RequestError(
@@ -158,7 +174,7 @@ class Predictor:
         try:
             if schema.kind == "video":
                 rate = schema.frame_rate_for(data)
-                path = self.media.local_path(value, task_id=task_id, access=access)
+                path = local_path(value)
                 with VideoFrames(path) as video:
                     # From the video's header: checked before a frame is decoded.
                     self.limits.check(video, where=f"task {task_id}")
@@ -174,12 +190,28 @@ class Predictor:
                 self.limits.check_count(len(urls), where=f"task {task_id}")  # before fetching
             else:
                 urls = [value]
-            paths = [self.media.local_path(url, task_id=task_id, access=access) for url in urls]
+            paths = [local_path(url) for url in urls]
             frames = frames_from_paths(paths[0].parent, paths)
             self.limits.check(frames, where=f"task {task_id}")
             yield TaskMedia(frames=frames, clock=None)
-        except UserError as error:  # the media does not decode
+        except UserError as error:  # the media does not decode: fetch it again next time
+            for path in fetched:
+                self.media.forget(path)
             raise RequestError(f"task {task_id}: {error}", status=422) from error
+
+
+class _CancelFlag:
+    """A job's cancellation as the media download polls it (an Event's is_set)."""
+
+    def __init__(self, job: JobControl) -> None:
+        self._job = job
+
+    def is_set(self) -> bool:
+        try:
+            self._job.check_cancelled()
+        except JobCancelled:
+            return True
+        return False
 
 
 def _report(job: JobControl, done: int, total: int) -> None:

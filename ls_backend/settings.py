@@ -45,6 +45,13 @@ class BackendSettings:
     setup_hosts: tuple[str, ...] = ()
     # LABELME_SAM2_MAX_FRAMES, LABELME_SAM2_MAX_FRAME_MEGAPIXELS: media one task may bring.
     media_limits: MediaLimits = field(default_factory=MediaLimits)
+    # LABELME_SAM2_MAX_MEDIA_MB: the largest media file downloaded (bigger is refused early).
+    max_media_bytes: int = 2**30
+    # LABELME_SAM2_MEDIA_CACHE_MB: downloaded media kept, least recently used evicted first.
+    media_cache_bytes: int = 10 * 2**30
+    # LABELME_SAM2_MEDIA_ALLOWED_HOSTS: hosts or networks (CIDR) media may come from although
+    # they are internal (loopback, private, link-local): refused otherwise, on every redirect.
+    media_allowed_hosts: tuple[str, ...] = ()
 
 
 def settings_from_env(environ: Mapping[str, str] = os.environ) -> BackendSettings:
@@ -79,6 +86,13 @@ def settings_from_env(environ: Mapping[str, str] = os.environ) -> BackendSetting
                 )
                 * 1e6
             ),
+        ),
+        max_media_bytes=int(_number(environ, "LABELME_SAM2_MAX_MEDIA_MB", 1024) * 2**20),
+        media_cache_bytes=int(_number(environ, "LABELME_SAM2_MEDIA_CACHE_MB", 10240) * 2**20),
+        media_allowed_hosts=tuple(
+            host.strip()
+            for host in environ.get("LABELME_SAM2_MEDIA_ALLOWED_HOSTS", "").split(",")
+            if host.strip()
         ),
         setup_hosts=tuple(
             origin(host) for host in environ.get("LABELME_SAM2_SETUP_HOSTS", "").split(",") if host

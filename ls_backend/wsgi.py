@@ -21,7 +21,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from labelme_sam2.api import ModelOptions, OutputError, load_model
+from labelme_sam2.api import ModelOptions, OutputError, UserError, load_model
 from ls_backend.app import create_app
 from ls_backend.jobs.embedded import EmbeddedJobs
 from ls_backend.jobs.model import JobControl, JobSpec
@@ -99,9 +99,19 @@ def local_execute(predictor: Predictor, book: AccessBook) -> Execute:
 
 
 def media_resolver(settings: BackendSettings) -> MediaResolver:
-    return MediaResolver(
-        cache_dir=settings.media_cache, roots=settings.media_roots, allow_urls=settings.allow_urls
-    )
+    """The media settings as a resolver; a bad LABELME_SAM2_MEDIA_ALLOWED_HOSTS entry is one
+    line at start."""
+    try:
+        return MediaResolver(
+            cache_dir=settings.media_cache,
+            roots=settings.media_roots,
+            allow_urls=settings.allow_urls,
+            allowed_hosts=settings.media_allowed_hosts,
+            max_bytes=settings.max_media_bytes,
+            cache_bytes=settings.media_cache_bytes,
+        )
+    except ValueError as error:
+        raise UserError("LABELME_SAM2_MEDIA_ALLOWED_HOSTS", str(error)) from error
 
 
 def make_masks_root(folder: Path | None) -> None:

@@ -34,7 +34,9 @@ def test_a_download_cut_short_is_an_error_and_not_cached(tmp_path: Path) -> None
     with ThreadingHTTPServer(("127.0.0.1", 0), CutFirstDownload) as server:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         url = f"http://127.0.0.1:{server.server_address[1]}/00000.jpg"
-        resolver = MediaResolver(cache_dir=tmp_path / "cache", allow_urls=True)
+        resolver = MediaResolver(
+            cache_dir=tmp_path / "cache", allow_urls=True, allowed_hosts=("127.0.0.1",)
+        )  # loopback is refused unless listed
         with pytest.raises(RequestError, match="task 1: cannot read media") as error:
             resolver.local_path(url, task_id=1, access=None)
         assert error.value.status == 422
@@ -47,7 +49,9 @@ def test_a_download_cut_short_is_an_error_and_not_cached(tmp_path: Path) -> None
 
 
 def test_unreachable_media_is_a_422_naming_the_task(tmp_path: Path) -> None:
-    resolver = MediaResolver(cache_dir=tmp_path / "cache", allow_urls=True)
+    resolver = MediaResolver(
+        cache_dir=tmp_path / "cache", allow_urls=True, allowed_hosts=("127.0.0.1",)
+    )
     with pytest.raises(RequestError, match="task 7: cannot read media") as error:
         resolver.local_path("http://127.0.0.1:9/none.jpg", task_id=7, access=None)
     assert error.value.status == 422
