@@ -32,18 +32,10 @@ from label_studio_sdk._extensions.label_studio_tools.core.utils.io import (
 )
 
 from ls_backend.errors import RequestError
+from ls_backend.media_addresses import AddressPolicy, Origin, canonical
 from ls_backend.media_cache import MediaCache
-from ls_backend.media_download import (
-    AddressPolicy,
-    CancelSignal,
-    DownloadCancelled,
-    DownloadError,
-    HttpStatusError,
-    Limits,
-    Origin,
-    canonical,
-    download_to,
-)
+from ls_backend.media_download import CancelSignal, Limits, download_to
+from ls_backend.media_errors import DownloadCancelled, DownloadError, HttpStatusError
 
 log = logging.getLogger(__name__)
 # What Label Studio itself serves or presigns: read with its token, never an arbitrary host.

@@ -33,7 +33,6 @@ address or status); str() has the details, for the log.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import logging
 import os
 import socket
@@ -44,7 +43,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import requests
 import urllib3
@@ -52,27 +51,27 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from ls_backend.media_addresses import (
+    MAX_ADDRESSES,
+    AddressPolicy,
+    Origin,
+)
+from ls_backend.media_errors import (
+    DownloadCancelled,
+    DownloadError,
+    HttpStatusError,
+)
+
 log = logging.getLogger(__name__)
 
 MAX_MEDIA_SETTING = "LABELME_SAM2_MAX_MEDIA_MB"
-ALLOWED_HOSTS_SETTING = "LABELME_SAM2_MEDIA_ALLOWED_HOSTS"
 CHUNK_BYTES = 64 * 1024
 WATCH_SECONDS = 0.1
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
-DEFAULT_PORTS = {"http": 80, "https": 443}
 PARTIAL_PREFIX = ".part-"
 # requests >= 2.32.3 lets an adapter choose the address it connects to; older ones would
 # resolve the name again (the check still runs on every hop, but a rebinding name could win).
 PINNING = hasattr(HTTPAdapter, "build_connection_pool_key_attributes")
-MAX_ADDRESSES = 3  # of a host's addresses, tried in turn while they refuse or time out
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-METADATA_ADDRESSES = frozenset(
-    ipaddress.ip_address(a)
-    for a in ("169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200")
-)
-NAT64 = ipaddress.ip_network("64:ff9b::/96")
-IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 
 
 class CancelSignal(Protocol):
@@ -80,60 +79,6 @@ class CancelSignal(Protocol):
     cancel flag). It is polled, so is_set() must be quick and must not raise."""
 
     def is_set(self) -> bool: ...
-
-
-class DownloadError(Exception):
-    """`public`: the reason, fit for anyone to read; str(): the details, for the log."""
-
-    def __init__(self, public: str, detail: str) -> None:
-        super().__init__(detail)
-        self.public = public
-
-
-class DownloadCancelled(DownloadError):
-    pass
-
-
-class HostNotAllowed(DownloadError):
-    pass
-
-
-class HttpStatusError(DownloadError):
-    def __init__(self, public: str, detail: str, *, status: int, trusted: bool) -> None:
-        super().__init__(public, detail)
-        self.status = status
-        self.trusted = trusted  # answered by the trusted origin (Label Studio)
-
-
-@dataclass(frozen=True)
-class Origin:
-    scheme: str
-    host: str  # lower case, IDNA-encoded, IPv6 without brackets
-    port: int
-
-    @classmethod
-    def of(cls, url: str) -> Origin:
-        """ValueError when `url` is not an absolute http(s) URL with a host."""
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme not in DEFAULT_PORTS or not parts.hostname:
-            raise ValueError(f"not an http(s) URL: {url!r}")
-        return cls(scheme, parts.hostname.lower().rstrip("."), parts.port or DEFAULT_PORTS[scheme])
-
-    @property
-    def netloc(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return host if self.port == DEFAULT_PORTS[self.scheme] else f"{host}:{self.port}"
-
-    def __str__(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{host}:{self.port}"
-
-
-def canonical(url: str) -> str:
-    """scheme://host:port/path?query, the port always written: the cache key of a URL."""
-    parts = urlsplit(url)
-    return f"{Origin.of(url)}{parts.path or '/'}?{parts.query}"
 
 
 @dataclass(frozen=True)
@@ -144,92 +89,6 @@ class Limits:
     max_bytes: int = 2**30
     max_redirects: int = 5
     verify: bool | str = True  # requests' `verify`: TLS checks on, or a CA bundle
-
-
-class AddressPolicy:
-    """Which hosts a download may connect to, besides the trusted origin. `allowed`: host
-    names (exact, any case) and IP addresses or networks (CIDR) let through the address check;
-    ValueError for an entry that is neither."""
-
-    def __init__(self, allowed: tuple[str, ...] = ()) -> None:
-        self.names: set[str] = set()
-        self.networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
-        for entry in allowed:
-            text = entry.strip().lower()
-            if not text:
-                continue
-            try:
-                self.networks.append(ipaddress.ip_network(text.strip("[]"), strict=False))
-                continue
-            except ValueError:
-                pass
-            name = text.rstrip(".")
-            if not name or not all(c.isalnum() or c in "-._" for c in name):
-                raise ValueError(f"{entry!r} is neither a host name nor an IP address or network")
-            self.names.add(name)
-
-    def addresses(self, origin: Origin) -> list[str]:
-        """The host's addresses to connect to, in the resolver's order; HostNotAllowed when
-        any of them is internal and neither the name nor the address is allowed."""
-        try:
-            infos = socket.getaddrinfo(origin.host, origin.port, type=socket.SOCK_STREAM)
-        except (OSError, UnicodeError) as error:
-            raise DownloadError(
-                "its host could not be reached", f"cannot resolve {origin.host}: {error}"
-            ) from error
-        found: list[str] = []
-        for info in infos:
-            address = str(info[4][0])
-            if address not in found:
-                found.append(address)
-        if not found:
-            raise DownloadError("its host could not be reached", f"{origin.host}: no address")
-        if origin.host in self.names:
-            return found
-        for address in found:
-            ip = ipaddress.ip_address(address.split("%", 1)[0])
-            if is_internal(ip) and not self._allowed(ip):
-                raise HostNotAllowed(
-                    "its host is not allowed (a loopback, private, link-local or cloud-metadata "
-                    f"address; {ALLOWED_HOSTS_SETTING} lists exceptions)",
-                    f"{origin.host} resolves to {address}, which is internal and not allowed",
-                )
-        return found
-
-    def _allowed(self, ip: IPAddress) -> bool:
-        candidates = [ip, *_embedded_ipv4(ip)] if isinstance(ip, ipaddress.IPv6Address) else [ip]
-        return any(c in network for c in candidates for network in self.networks)
-
-
-def is_internal(ip: IPAddress) -> bool:
-    """Loopback, private, link-local, multicast, reserved, unspecified, shared or metadata:
-    anything but a public unicast address, also when wrapped in IPv6 (mapped, 6to4, ...)."""
-    if ip in METADATA_ADDRESSES:
-        return True
-    if isinstance(ip, ipaddress.IPv6Address):
-        embedded = _embedded_ipv4(ip)
-        if any(is_internal(v4) for v4 in embedded):
-            return True
-        if ip.ipv4_mapped is not None:
-            return False  # a public IPv4 address, as IPv6
-    return (
-        not ip.is_global
-        or ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-    )
-
-
-def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
-    found = [v4 for v4 in (ip.ipv4_mapped, ip.sixtofour) if v4 is not None]
-    if ip.teredo is not None:
-        found.extend(ip.teredo)
-    if ip in NAT64 or (ip in IPV4_COMPATIBLE and int(ip) > 1):
-        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
-    return found
 
 
 def download_to(
