@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from labelme_sam2.api import UserError
+from ls_backend.jobs.queue import DEFAULT_MAX_QUEUED
 from ls_backend.media import LabelStudioAccess
 from ls_backend.media_limits import DEFAULT_MAX_FRAME_PIXELS, DEFAULT_MAX_FRAMES, MediaLimits
 
@@ -45,6 +46,7 @@ class BackendSettings:
     setup_hosts: tuple[str, ...] = ()
     # LABELME_SAM2_MAX_FRAMES, LABELME_SAM2_MAX_FRAME_MEGAPIXELS: media one task may bring.
     media_limits: MediaLimits = field(default_factory=MediaLimits)
+    max_queued_jobs: int = DEFAULT_MAX_QUEUED  # LABELME_SAM2_MAX_QUEUED_JOBS: then a 503
     # LABELME_SAM2_MAX_MEDIA_MB: the largest media file downloaded (bigger is refused early).
     max_media_bytes: int = 2**30
     # LABELME_SAM2_MEDIA_CACHE_MB: downloaded media kept, least recently used evicted first.
@@ -87,6 +89,7 @@ def settings_from_env(environ: Mapping[str, str] = os.environ) -> BackendSetting
                 * 1e6
             ),
         ),
+        max_queued_jobs=int(_number(environ, "LABELME_SAM2_MAX_QUEUED_JOBS", DEFAULT_MAX_QUEUED)),
         max_media_bytes=int(_number(environ, "LABELME_SAM2_MAX_MEDIA_MB", 1024) * 2**20),
         media_cache_bytes=int(_number(environ, "LABELME_SAM2_MEDIA_CACHE_MB", 10240) * 2**20),
         media_allowed_hosts=tuple(

@@ -52,7 +52,10 @@ def build_app(settings: BackendSettings, model: ModelOptions) -> Flask:
 
         connection = connect(settings.redis_url)
         rq_jobs = RqJobs(
-            connection, queue_name=settings.queue_name, job_timeout=settings.job_timeout
+            connection,
+            queue_name=settings.queue_name,
+            job_timeout=settings.job_timeout,
+            max_queued=settings.max_queued_jobs,
         )
         remote = RemotePredictor(
             connection,
@@ -72,7 +75,11 @@ def build_app(settings: BackendSettings, model: ModelOptions) -> Flask:
         masks_root=settings.masks_root,
         limits=settings.media_limits,
     )
-    jobs = EmbeddedJobs(execute=local_execute(predictor, book)) if settings.jobs else None
+    jobs = (
+        EmbeddedJobs(execute=local_execute(predictor, book), max_queued=settings.max_queued_jobs)
+        if settings.jobs
+        else None
+    )
     log.info("labelme-sam2 backend: %s on %s", loaded.version, loaded.device)
     return create_app(predictor=predictor, settings=settings, jobs=jobs, book=book)
 

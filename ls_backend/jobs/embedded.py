@@ -22,7 +22,15 @@ from ls_backend.jobs.model import (
     new_view,
     task_key,
 )
-from ls_backend.jobs.queue import Execute, JobConflict, QueueStats, UnknownJob, matches
+from ls_backend.jobs.queue import (
+    DEFAULT_MAX_QUEUED,
+    Execute,
+    JobConflict,
+    QueueStats,
+    UnknownJob,
+    matches,
+    queue_full,
+)
 from ls_backend.jobs.runner import JobFailed
 from ls_backend.label_studio_api import LabelStudioApiError
 
@@ -49,8 +57,9 @@ class _Control:
 class EmbeddedJobs:
     uses_web_access = True
 
-    def __init__(self, *, execute: Execute) -> None:
+    def __init__(self, *, execute: Execute, max_queued: int = DEFAULT_MAX_QUEUED) -> None:
         self._execute = execute
+        self._max_queued = max_queued
         self._lock = threading.Lock()
         self._publishing = threading.Lock()  # never held with _lock: Label Studio may be slow
         self._wake = threading.Condition(self._lock)
@@ -70,6 +79,9 @@ class EmbeddedJobs:
         with self._lock:
             previous = self._current.get(task_key(spec))
             view = None if previous is None else self._views.get(previous)
+            replaces_queued = view is not None and view["state"] == "queued"
+            if len(self._queued) >= self._max_queued and not replaces_queued:
+                raise queue_full(len(self._queued))
             if previous is not None and view is not None and view["state"] not in FINISHED:
                 self._views[previous]["replaced_by"] = job_id
                 self._cancel(previous)

@@ -7,6 +7,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ls_backend.errors import RequestError
 from ls_backend.jobs.model import JobControl, JobSpec, JobState, JobView
 
 # Runs one job: spec, its control, and the "is this job still the task's latest" lock.
@@ -15,6 +16,18 @@ Execute = Callable[[JobSpec, JobControl, Callable[[], AbstractContextManager[boo
 
 class UnknownJob(LookupError):
     pass
+
+
+DEFAULT_MAX_QUEUED = 1000  # LABELME_SAM2_MAX_QUEUED_JOBS
+
+
+def queue_full(queued: int) -> RequestError:
+    """A submission past the cap of queued jobs: the client may try again later."""
+    return RequestError(
+        f"{queued} jobs are queued already, the most this backend takes; try again when some "
+        "have run (LABELME_SAM2_MAX_QUEUED_JOBS raises the limit)",
+        status=503,
+    )
 
 
 class JobConflict(ValueError):

@@ -26,7 +26,14 @@ from rq.serializers import JSONSerializer
 from labelme_sam2.api import UserError
 from ls_backend.ids import is_id
 from ls_backend.jobs.model import JOB_STATES, JobSpec, JobState, JobView, new_view, task_key
-from ls_backend.jobs.queue import JobConflict, QueueStats, UnknownJob, matches
+from ls_backend.jobs.queue import (
+    DEFAULT_MAX_QUEUED,
+    JobConflict,
+    QueueStats,
+    UnknownJob,
+    matches,
+    queue_full,
+)
 
 PERFORM = "ls_backend.jobs.rq_worker.perform"
 # Jobs, their meta and results as JSON, never pickle: RQ's default would let anyone who can
@@ -69,12 +76,23 @@ def workers_key() -> str:
 class RqJobs:
     uses_web_access = False
 
-    def __init__(self, connection: Redis, *, queue_name: str, job_timeout: int) -> None:
+    def __init__(
+        self,
+        connection: Redis,
+        *,
+        queue_name: str,
+        job_timeout: int,
+        max_queued: int = DEFAULT_MAX_QUEUED,
+    ) -> None:
+        self.max_queued = max_queued
         self.connection = connection
         self.queue = Queue(queue_name, connection=connection, serializer=SERIALIZER)
         self.job_timeout = job_timeout
 
     def submit(self, spec: JobSpec, *, retry_of: str | None = None) -> JobView:
+        queued = self.queue.count
+        if queued >= self.max_queued:  # (a replacement counts too: RQ keeps its cancelled job)
+            raise queue_full(queued)
         job_id = uuid.uuid4().hex
         key = task_key(spec)
         view = new_view(job_id, spec, retry_of=retry_of)
