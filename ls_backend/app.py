@@ -29,9 +29,10 @@ from ls_backend.jobs.submission import submit_task
 from ls_backend.label_config import ProjectSchema, parse_label_config
 from ls_backend.label_studio_api import AccessBook
 from ls_backend.media import LabelStudioAccess
+from ls_backend.media_addresses import Origin
 from ls_backend.metrics import CLICK_BUCKETS, Histogram, render
 from ls_backend.prediction import Prediction
-from ls_backend.settings import BackendSettings, origin
+from ls_backend.settings import BackendSettings
 from ls_backend.webhooks import WebhookIntake, task_of_event
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,7 @@ def create_app(
             and isinstance(token, str)
             and token
         ):
-            if origin(hostname) not in settings.setup_hosts:
+            if Origin.parse(hostname) not in settings.setup_hosts:
                 raise RequestError(
                     f"/setup: {hostname!r} is not a Label Studio this backend may call: set "
                     "LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY, or list it in "

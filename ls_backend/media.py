@@ -203,7 +203,7 @@ class MediaResolver:
         access: LabelStudioAccess | None,
         cancel: CancelSignal | None,
     ) -> None:
-        trusted = _origin(access.url) if access is not None else None
+        trusted = Origin.parse(access.url) if access is not None else None
         auth = {"Authorization": _authorization(access.api_key)} if access is not None else {}
         for index, fetched in enumerate(source.urls):
             try:
@@ -321,16 +321,9 @@ def _join(base: str, path: str) -> str:
     return base.rstrip("/") + "/" + path.lstrip("/")
 
 
-def _origin(url: str) -> Origin | None:
-    try:
-        return Origin.of(url)
-    except ValueError:
-        return None
-
-
 def _same_origin(url: str, other: str) -> bool:
-    origin = _origin(url)
-    return origin is not None and origin == _origin(other)
+    origin = Origin.parse(url)
+    return origin is not None and origin == Origin.parse(other)
 
 
 def _decoded_uri(encoded: str) -> str | None:

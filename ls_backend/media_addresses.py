@@ -39,6 +39,14 @@ class Origin:
             raise ValueError(f"not an http(s) URL: {url!r}")
         return cls(scheme, parts.hostname.lower().rstrip("."), parts.port or DEFAULT_PORTS[scheme])
 
+    @classmethod
+    def parse(cls, url: str) -> Origin | None:
+        """Origin.of, or None for anything that is no http(s) URL (a bad port included)."""
+        try:
+            return cls.of(url)
+        except ValueError:
+            return None
+
     @property
     def netloc(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host

@@ -9,11 +9,11 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from labelme_sam2.api import UserError
 from ls_backend.jobs.queue import DEFAULT_MAX_QUEUED
 from ls_backend.media import LabelStudioAccess
+from ls_backend.media_addresses import Origin
 from ls_backend.media_limits import DEFAULT_MAX_FRAME_PIXELS, DEFAULT_MAX_FRAMES, MediaLimits
 
 
@@ -43,7 +43,7 @@ class BackendSettings:
     # LABELME_SAM2_SETUP_HOSTS: Label Studio origins (scheme://host:port, comma-separated) whose
     # /setup address and token are used when LABEL_STUDIO_URL is not set; any other is refused,
     # so nobody can point a project's fetches and token at a host of their choosing.
-    setup_hosts: tuple[str, ...] = ()
+    setup_hosts: tuple[Origin, ...] = ()
     # LABELME_SAM2_MAX_FRAMES, LABELME_SAM2_MAX_FRAME_MEGAPIXELS: media one task may bring.
     media_limits: MediaLimits = field(default_factory=MediaLimits)
     max_queued_jobs: int = DEFAULT_MAX_QUEUED  # LABELME_SAM2_MAX_QUEUED_JOBS: then a 503
@@ -97,9 +97,7 @@ def settings_from_env(environ: Mapping[str, str] = os.environ) -> BackendSetting
             for host in environ.get("LABELME_SAM2_MEDIA_ALLOWED_HOSTS", "").split(",")
             if host.strip()
         ),
-        setup_hosts=tuple(
-            origin(host) for host in environ.get("LABELME_SAM2_SETUP_HOSTS", "").split(",") if host
-        ),
+        setup_hosts=_setup_hosts(environ),
     )
 
 
@@ -172,10 +170,12 @@ def _switch(environ: Mapping[str, str], name: str, default: bool) -> bool:
     raise UserError(name, f"must be on or off, not {raw!r}")
 
 
-def origin(url: str) -> str:
-    """scheme://host:port of `url`, lower-cased, the port made explicit: what two addresses of
-    one Label Studio have in common."""
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    port = parts.port or {"http": 80, "https": 443}.get(scheme, 0)
-    return f"{scheme}://{(parts.hostname or '').lower()}:{port}"
+def _setup_hosts(environ: Mapping[str, str]) -> tuple[Origin, ...]:
+    name = "LABELME_SAM2_SETUP_HOSTS"
+    origins = []
+    for entry in (e.strip() for e in environ.get(name, "").split(",") if e.strip()):
+        parsed = Origin.parse(entry)
+        if parsed is None:
+            raise UserError(name, f"{entry!r} is not an http(s) origin like http://ls:8080")
+        origins.append(parsed)
+    return tuple(origins)

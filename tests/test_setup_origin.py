@@ -11,7 +11,7 @@ import pytest
 
 from ls_backend.label_studio_api import MAX_SETUP_PROJECTS, AccessBook
 from ls_backend.media import LabelStudioAccess
-from ls_backend.settings import origin
+from ls_backend.media_addresses import Origin
 from tests.ls_helpers import IMAGE, click, make_backend
 
 
@@ -68,7 +68,7 @@ def test_setup_to_an_unlisted_host_is_refused_and_nothing_is_fetched_there(
 
 
 def test_setup_to_a_listed_host_is_used(tmp_path: Path, listener: Listener):
-    for backend in make_backend(tmp_path, setup_hosts=(origin(listener.url),)):
+    for backend in make_backend(tmp_path, setup_hosts=(Origin.of(listener.url),)):
         setup, answer = setup_then_click(backend, listener.url)
         assert setup.status_code == 200
         assert answer.status_code == 422  # the listed host has no such upload
@@ -104,4 +104,4 @@ def test_setup_remembers_a_bounded_number_of_projects():
     ],
 )
 def test_origins_compare_scheme_host_and_port(url: str, expected: str):
-    assert origin(url) == expected
+    assert str(Origin.of(url)) == expected
