@@ -2,13 +2,16 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
+import socket
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image
+
+from tests.media_server import MediaServer
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_BEDROOM = REPO.parent / "shared" / "data" / "frames" / "bedroom"
@@ -118,3 +121,43 @@ def tiny_sam2():
     finally:
         del os.environ["LABELME_SAM2_ALLOW_RANDOM_WEIGHTS"]
     return build_sam2(choice, device=select_device("cpu"), image_size=256)
+
+
+# Media hosts for the download tests (tests/test_media_download.py, test_media_addresses.py).
+@pytest.fixture
+def server() -> Iterator[MediaServer]:
+    with MediaServer() as running:
+        yield running
+
+
+@pytest.fixture
+def other() -> Iterator[MediaServer]:
+    """A second host: another port is another origin."""
+    with MediaServer() as running:
+        yield running
+
+
+@pytest.fixture
+def fake_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
+    """Names ending in .test resolve to the addresses listed here (the rest as usual)."""
+    names: dict[str, list[str]] = {}
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(host, str) and host.endswith(".test"):
+            if host not in names:
+                raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+            return [
+                (
+                    socket.AF_INET6 if ":" in ip else socket.AF_INET,
+                    socket.SOCK_STREAM,
+                    6,
+                    "",
+                    (ip, port or 0, 0, 0) if ":" in ip else (ip, port or 0),
+                )
+                for ip in names[host]
+            ]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return names

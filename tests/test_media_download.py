@@ -9,120 +9,20 @@ tests.media_server.MediaServer on 127.0.0.1, allow-listed where a test needs it 
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import itertools
 import os
-import shutil
-import socket
-import ssl
-import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
 
 from ls_backend.errors import RequestError
 from ls_backend.media import LabelStudioAccess, MediaCancelled, MediaResolver
+from tests.media_helpers import BODY, _in_background, cached_files, make, refusal, wait_for, within
 from tests.media_server import MediaServer
-
-T = TypeVar("T")
-BODY = b"\xff\xd8" + bytes(range(256)) * 4  # what a good host serves; never decoded here
-FAST = {"connect_timeout": 1.0, "read_timeout": 0.5, "total_timeout": 5.0}
-
-
-@pytest.fixture
-def server() -> Iterator[MediaServer]:
-    with MediaServer() as running:
-        yield running
-
-
-@pytest.fixture
-def other() -> Iterator[MediaServer]:
-    """A second host: another port is another origin."""
-    with MediaServer() as running:
-        yield running
-
-
-@pytest.fixture
-def fake_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
-    """Names ending in .test resolve to the addresses listed here (the rest as usual)."""
-    names: dict[str, list[str]] = {}
-    real = socket.getaddrinfo
-
-    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(host, str) and host.endswith(".test"):
-            if host not in names:
-                raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-            return [
-                (
-                    socket.AF_INET6 if ":" in ip else socket.AF_INET,
-                    socket.SOCK_STREAM,
-                    6,
-                    "",
-                    (ip, port or 0, 0, 0) if ":" in ip else (ip, port or 0),
-                )
-                for ip in names[host]
-            ]
-        return real(host, port, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    return names
-
-
-def make(tmp_path: Path, **options: Any) -> MediaResolver:
-    """A resolver with short timeouts that may fetch from the loopback test servers."""
-    settings: dict[str, Any] = {"allow_urls": True, "allowed_hosts": ("127.0.0.1",)} | FAST
-    return MediaResolver(cache_dir=tmp_path / "cache", **(settings | options))
-
-
-def within(seconds: float, call: Callable[[], T]) -> T:
-    """call(), failing the test if it takes longer than `seconds` (a hang fails, not blocks)."""
-    outcome: list[Any] = []
-
-    def run() -> None:
-        try:
-            outcome.append(("value", call()))
-        except BaseException as error:
-            outcome.append(("error", error))
-
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    worker.join(seconds)
-    if worker.is_alive():
-        pytest.fail(f"still running after {seconds} s")
-    kind, value = outcome[0]
-    if kind == "error":
-        raise value
-    return value
-
-
-def _in_background(call: Callable[[], object]) -> None:
-    """call() in a thread of its own, its RequestError expected and dropped."""
-
-    def run() -> None:
-        with contextlib.suppress(RequestError):
-            call()
-
-    threading.Thread(target=run, daemon=True).start()
-
-
-def cached_files(tmp_path: Path) -> list[Path]:
-    cache = tmp_path / "cache"
-    return sorted(p for p in cache.rglob("*") if p.is_file()) if cache.exists() else []
-
-
-def refusal(error: RequestError, *, task: int, tmp_path: Path) -> str:
-    """The error's message, checked for what every media refusal shares."""
-    assert error.status == 422
-    assert error.message.startswith(f"task {task}: cannot read media")
-    assert "\n" not in error.message
-    assert str(tmp_path) not in error.message  # no cache path
-    return error.message
-
 
 # --- item 3: a host that stalls, lies or floods ------------------------------------------------
 
@@ -219,7 +119,7 @@ def test_a_caller_waiting_on_another_callers_download_can_cancel(
     resolver = make(tmp_path, read_timeout=5.0)
     url = server.url("/stuck.mp4")
     _in_background(lambda: resolver.local_path(url, task_id=1, access=None))
-    _wait_for(lambda: server.requests_to("/stuck.mp4"))
+    wait_for(lambda: server.requests_to("/stuck.mp4"))
     cancel = threading.Event()
     threading.Timer(0.2, cancel.set).start()
     with pytest.raises(MediaCancelled):
@@ -244,7 +144,7 @@ def test_a_stalled_download_holds_up_no_other_url(tmp_path: Path, server: MediaS
     server.serve(good.removeprefix(server.origin), BODY)
     resolver = make(tmp_path, read_timeout=5.0, total_timeout=10.0)
     _in_background(lambda: resolver.local_path(stuck, task_id=1, access=None))
-    _wait_for(lambda: server.requests_to("/stuck.jpg"))
+    wait_for(lambda: server.requests_to("/stuck.jpg"))
     path = within(2, lambda: resolver.local_path(good, task_id=2, access=None))
     assert path.read_bytes() == BODY
 
@@ -426,181 +326,6 @@ def test_the_token_goes_to_label_studios_origin_only(
     assert server.seen[0].headers.get("authorization") == "Token secret"  # the presign call
     assert all("authorization" not in seen.headers for seen in other.seen)
     assert "authorization" not in server.requests_to("/data/upload/3/secret.jpg")[0].headers
-
-
-# --- item 2: allow_urls never reaches loopback, private or metadata addresses -------------------
-
-INTERNAL_URLS = [
-    # (task URL, "{port}" is the loopback test server's)
-    "http://127.0.0.1:{port}/a.jpg",
-    "http://localhost:{port}/a.jpg",
-    "http://127.1:{port}/a.jpg",
-    "http://2130706433:{port}/a.jpg",
-    "http://0x7f000001:{port}/a.jpg",
-    "http://0.0.0.0:{port}/a.jpg",
-    "http://[::1]:{port}/a.jpg",
-    "http://[::ffff:127.0.0.1]:{port}/a.jpg",
-    "http://[::]:{port}/a.jpg",
-    "http://169.254.169.254/latest/meta-data/",
-    "http://[::ffff:169.254.169.254]/latest/meta-data/",
-    "http://[::ffff:a9fe:a9fe]/latest/meta-data/",
-    "http://[fd00:ec2::254]/latest/meta-data/",
-    "http://100.100.100.200/latest/meta-data/",
-    "http://10.1.2.3/a.jpg",
-    "http://172.16.0.1/a.jpg",
-    "http://192.168.0.1/a.jpg",
-    "http://[fe80::1]/a.jpg",
-    "http://[fc00::1]/a.jpg",
-    "http://224.0.0.1/a.jpg",
-    "http://240.0.0.1/a.jpg",
-    "http://[2002:7f00:1::]/a.jpg",  # 6to4 around 127.0.0.1
-    "http://[64:ff9b::a9fe:a9fe]/latest/meta-data/",  # NAT64 around 169.254.169.254
-    "http://metadata.test/latest/meta-data/",  # a name that resolves to the metadata address
-    "http://mixed.test:{port}/a.jpg",  # one public and one loopback address
-    "https://loopback.test:{port}/a.jpg",
-]
-
-
-@pytest.mark.parametrize("url", INTERNAL_URLS)
-def test_allow_urls_still_refuses_internal_addresses(
-    tmp_path: Path, server: MediaServer, fake_dns: dict[str, list[str]], url: str
-) -> None:
-    fake_dns["metadata.test"] = ["169.254.169.254"]
-    fake_dns["mixed.test"] = ["93.184.216.34", "127.0.0.1"]
-    fake_dns["loopback.test"] = ["127.0.0.1"]
-    server.serve("/a.jpg", BODY)
-    resolver = make(tmp_path, allowed_hosts=())  # allow_urls on, nothing allow-listed
-    task_url = url.format(port=server.port)
-    with pytest.raises(RequestError) as error:
-        within(5, lambda: resolver.local_path(task_url, task_id=8, access=None))
-    message = refusal(error.value, task=8, tmp_path=tmp_path)
-    said = message.removeprefix(f"task 8: cannot read media {task_url!r}: ")
-    assert said.startswith("its host is not allowed") and "MEDIA_ALLOWED_HOSTS" in said
-    assert server.seen == []
-    assert "169.254" not in said and "127.0.0.1" not in said  # no resolved address named
-
-
-HOPS = [
-    # (where an allowed host's answer redirects; "{other}" is another loopback server's port)
-    "http://127.0.0.1:{other}/a.jpg",
-    "http://localhost:{other}/a.jpg",
-    "http://[::ffff:127.0.0.1]:{other}/a.jpg",
-    "http://169.254.169.254/latest/meta-data/",
-    "http://[::ffff:169.254.169.254]/latest/meta-data/",
-    "http://[fd00:ec2::254]/latest/meta-data/",
-    "http://metadata.test/latest/meta-data/",
-    "http://10.0.0.1/a.jpg",
-]
-
-
-@pytest.mark.parametrize("start", ["label studio", "allowed host"])
-@pytest.mark.parametrize("hop", HOPS)
-def test_every_redirect_hop_is_checked(
-    tmp_path: Path,
-    server: MediaServer,
-    other: MediaServer,
-    fake_dns: dict[str, list[str]],
-    start: str,
-    hop: str,
-) -> None:
-    fake_dns["metadata.test"] = ["169.254.169.254"]
-    fake_dns["media.test"] = ["127.0.0.1"]
-    location = hop.format(other=other.port)
-    server.redirect("/presign/", location)
-    other.serve("/a.jpg", BODY)
-    if start == "label studio":  # Label Studio's presign answer leads somewhere internal
-        resolver = make(tmp_path, allow_urls=False, allowed_hosts=())
-        url, access = "/tasks/1/presign/?fileuri=x", LabelStudioAccess(server.origin, "k")
-        server.routes["/tasks/1/presign/"] = server.routes["/presign/"]
-    else:  # an allow-listed host (by name) redirects to an address that is not
-        resolver = make(tmp_path, allowed_hosts=("media.test",))
-        url, access = f"http://media.test:{server.port}/presign/", None
-    with pytest.raises(RequestError) as error:
-        within(5, lambda: resolver.local_path(url, task_id=9, access=access))
-    message = refusal(error.value, task=9, tmp_path=tmp_path)
-    said = message.removeprefix(f"task 9: cannot read media {url!r}: ")
-    assert said.startswith("its host is not allowed")
-    assert other.seen == []
-    assert location not in said and str(other.port) not in said and "302" not in said
-
-
-@pytest.mark.parametrize("allowed", ["127.0.0.1", "127.0.0.0/8", "localhost", "LocalHost."])
-def test_allowed_hosts_let_a_named_host_or_network_through(
-    tmp_path: Path, server: MediaServer, allowed: str
-) -> None:
-    server.serve("/a.jpg", BODY)
-    resolver = make(tmp_path, allowed_hosts=(allowed,))
-    host = "localhost" if "ocal" in allowed else "127.0.0.1"
-    url = f"http://{host}:{server.port}/a.jpg"
-    assert resolver.local_path(url, task_id=1, access=None).read_bytes() == BODY
-
-
-def test_the_checked_address_is_the_one_connected_to(
-    tmp_path: Path, server: MediaServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """DNS rebinding: the name answers an allowed address to the check, then an internal one.
-    The download connects to the address that was checked, not to a second lookup's."""
-    answers = iter(["127.0.0.1"])
-    real = socket.getaddrinfo
-
-    def rebinding(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
-        if host == "rebind.test":
-            ip = next(answers, "10.255.255.1")  # later lookups: unroutable, a connect hangs
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))]
-        return real(host, port, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
-    server.serve("/a.jpg", BODY)
-    resolver = make(tmp_path, allowed_hosts=("127.0.0.1/32",))
-    url = f"http://rebind.test:{server.port}/a.jpg"
-    assert within(5, lambda: resolver.local_path(url, task_id=1, access=None)).read_bytes() == BODY
-    assert server.seen[0].headers["host"] == f"rebind.test:{server.port}"
-
-
-def _wait_for(condition: Callable[[], object], seconds: float = 3.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail("the server never saw the request")
-        time.sleep(0.01)
-
-
-def test_a_pinned_https_connection_still_checks_the_certificate_for_the_name(
-    tmp_path: Path, fake_dns: dict[str, list[str]]
-) -> None:
-    """Connecting to the checked address keeps TLS honest: the server name (SNI) and the
-    certificate check are the URL's host, not the address."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("no openssl to make a certificate")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=media.test",
-         "-addext", "subjectAltName=DNS:media.test"],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    tls.load_cert_chain(cert, key)
-    names: list[str | None] = []
-
-    def server_name(_socket: object, name: str | None, _context: object) -> None:
-        names.append(name)
-
-    tls.sni_callback = server_name
-    fake_dns["media.test"] = fake_dns["impostor.test"] = ["127.0.0.1"]
-    with MediaServer(tls=tls) as server:
-        server.serve("/a.jpg", BODY)
-        resolver = make(tmp_path, verify_tls=str(cert))
-        url = f"https://media.test:{server.port}/a.jpg"
-        assert resolver.local_path(url, task_id=1, access=None).read_bytes() == BODY
-        with pytest.raises(RequestError, match="TLS"):  # same address, a name the cert lacks
-            resolver.local_path(
-                f"https://impostor.test:{server.port}/a.jpg", task_id=1, access=None
-            )
-    assert names == ["media.test", "impostor.test"]
-    assert server.seen[0].headers["host"] == f"media.test:{server.port}"
 
 
 def test_a_job_cancelled_while_its_media_downloads_stops_within_seconds(tmp_path: Path):
