@@ -239,3 +239,16 @@ def assert_tracked(path: Path) -> None:
     users = [s["label"] for s in shapes if not is_tool_shape(s)]
     assert users == ["boy", "girl", "girl", "girl_neg"]
     assert {s["label"] for s in shapes if is_tool_shape(s)} == {"boy", "girl"}
+
+
+@pytest.mark.timeout(20)
+def test_a_hostile_manifest_beside_the_frames_is_one_warning(
+    bedroom: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """extract's manifest.json is read as hostilely as a LabelMe file: too deep to parse is a
+    warning that the frame rate is unknown, not a traceback."""
+    use_scripted_model(monkeypatch)
+    (bedroom / "manifest.json").write_text("[" * 100_000 + "]" * 100_000)
+    assert main(["track", str(bedroom), "--video", "overlay"]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "manifest.json" in line]
+    assert len(warnings) == 1 and "JSON nested deeper than 100 levels" in warnings[0]

@@ -86,22 +86,27 @@ def read_document(path: Path) -> LabelmeDocument:
     Only that is checked here: the other keys and each shape hold what the file had, and are
     checked where they are used (labelme_adapter/chunk.py, shapes_to_prompts.py). A UTF-8 byte
     order mark is accepted: Windows editors write one."""
-    check_labelme_file(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise InputError(path, f"not UTF-8 text ({error.reason})") from error
-    except IsADirectoryError as error:
-        raise InputError(path, "a folder, not a LabelMe file") from error
-    except OSError as error:
-        raise InputError(path, f"cannot read ({_why_unreadable(path, error)})") from error
-    document = _parse(path, text)
+    document = read_json_file(path)
     if not isinstance(document, dict):
         raise InputError(path, "not a LabelMe file: the top level is not a JSON object")
     shapes = document.get("shapes")
     if not isinstance(shapes, list):
         raise InputError(path, "not a LabelMe file: no 'shapes' list")
     return cast(LabelmeDocument, document)
+
+
+def read_json_file(path: Path) -> object:
+    """A JSON file we did not write (a LabelMe file, extract's manifest), read as a hostile one
+    may be: a regular file of sane size, UTF-8 (a byte order mark accepted), numbers and
+    nesting within bounds; anything else is one InputError."""
+    check_labelme_file(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InputError(path, f"not UTF-8 text ({error.reason})") from error
+    except OSError as error:
+        raise InputError(path, f"cannot read ({_why_unreadable(path, error)})") from error
+    return _parse(path, text)
 
 
 def check_labelme_file(path: Path) -> None:

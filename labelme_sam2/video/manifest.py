@@ -31,6 +31,7 @@ from typing import Any, TypedDict
 
 from labelme_sam2.errors import InputError
 from labelme_sam2.formats.atomic import write_atomically
+from labelme_sam2.formats.labelme_json import read_json_file
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "labelme-sam2-frames"
@@ -93,12 +94,12 @@ def write_manifest(folder: Path, manifest: Manifest) -> Path:
 
 def read_manifest(path: Path) -> Manifest:
     """A manifest.json checked field by field; InputError(path, ...) when it is not one."""
+    if not Path(path).exists():
+        raise InputError(path, "no such manifest")
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError as error:
-        raise InputError(path, "no such manifest") from error
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise InputError(path, f"not a readable manifest ({error})") from error
+        data = read_json_file(Path(path))
+    except InputError as error:
+        raise InputError(path, f"not a readable manifest ({error.problem})") from error
     try:
         return _check_manifest(data)
     except _Invalid as error:
