@@ -118,7 +118,7 @@ class MaskStore:
             return None
         try:
             record = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             record = None
         if not _is_record(record):
             warn(f"{self.record_path}: not a usable run record; recomputing every frame")
@@ -147,10 +147,14 @@ class MaskStore:
         write_atomically(self.record_path, json.dumps(record, indent=1).encode())
 
     def read(self, frame_index: int) -> dict[ObjectKey, Mask]:
-        header_line, packed = self._path(frame_index).read_bytes().split(b"\n", 1)
-        header = json.loads(header_line)
-        height, width = header["shape"]
-        keys = [ObjectKey(label, group) for label, group in header["keys"]]
+        """ValueError (or OSError, zlib.error) when the file is not what write() made."""
+        header_line, _, packed = self._path(frame_index).read_bytes().partition(b"\n")
+        try:
+            header = json.loads(header_line)
+            height, width = header["shape"]
+            keys = [ObjectKey(label, group) for label, group in header["keys"]]
+        except (KeyError, TypeError, RecursionError) as error:  # a header of another shape
+            raise ValueError(f"not a mask file header ({error!r})") from error
         masks = unpack_masks(packed, count=len(keys), height=height, width=width)
         return dict(zip(keys, masks, strict=True))
 

@@ -131,3 +131,15 @@ def test_one_loaded_model_tracks_many_folders(tmp_path: Path):
         shapes = json.loads((folder / "00003.json").read_text())["shapes"]
         assert [s["label"] for s in shapes if is_tool_shape(s)] == ["boy", "girl"]
     assert tracker.calls == 2
+
+
+def test_strobe_refuses_a_negative_frame_and_a_damaged_mask_header_is_one_line(tmp_path: Path):
+    from labelme_sam2.api import InputError, strobe
+
+    folder = copy_bedroom(tmp_path, frames=4)
+    track(folder, model=scripted_model())
+    with pytest.raises(InputError, match="frame -1: frame numbers are 0 or more"):
+        strobe(folder, frames=[-1, 2])
+    (folder / ".labelme-sam2" / "masks" / "000002.bin").write_bytes(b'{"keys": 3}\n')
+    with pytest.raises(InputError, match="cannot read the masks of frame 2"):
+        strobe(folder, frames=[2])

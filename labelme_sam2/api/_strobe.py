@@ -61,6 +61,8 @@ def strobe(
     read_masks = last_run_masks(track_input, warn=warn)
     video = track_input.frames
     chosen = sorted(set(frames) | set(highlights))
+    if chosen[0] < 0:  # the CLI refuses these; a library caller may pass them
+        raise InputError(path, f"frame {chosen[0]}: frame numbers are 0 or more")
     beyond = [i for i in chosen if i >= len(video)]
     if beyond:
         raise InputError(path, f"frame {beyond[0]} is beyond the last frame ({len(video) - 1})")
