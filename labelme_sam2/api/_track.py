@@ -4,7 +4,6 @@ frame's LabelMe file, plus the outputs asked for. Re-runs recompute only what ch
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,7 +100,6 @@ def track_loaded(
     cancel: threading.Event | None,
     warn: Warn,
 ) -> TrackResult:
-    started = time.perf_counter()
     store = MaskStore(track_input.store_folder)
     rerun = plan_rerun(track_input, store, model_identity=model.identity, full=full, warn=warn)
     objects = list(track_input.prompts.objects)
@@ -130,13 +128,8 @@ def track_loaded(
             cancel=cancel,
         )
     except Cancelled as stop:
-        cancelled_after = stop.frames_written
-        summary = RunSummary(
-            frames=len(frames),
-            objects=len(objects),
-            recomputed_frames=len(rerun.plan.frames()),
-            seconds=time.perf_counter() - started,
-        )
+        assert stop.summary is not None  # propagate() sets it
+        cancelled_after, summary = stop.frames_written, stop.summary
     return TrackResult(
         summary=summary,
         frames_written=len(frames) if cancelled_after is None else cancelled_after,

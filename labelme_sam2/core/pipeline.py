@@ -36,9 +36,10 @@ class FrameWriter(Protocol):
 class Cancelled(Exception):
     """The run's cancel event was set: it stopped after the frame it was writing."""
 
-    def __init__(self, frames_written: int) -> None:
+    def __init__(self, frames_written: int, summary: RunSummary | None = None) -> None:
         super().__init__(f"cancelled after {frames_written} frames")
         self.frames_written = frames_written
+        self.summary = summary  # set by propagate(): the run so far
 
 
 @dataclass(frozen=True)
@@ -84,13 +85,20 @@ def propagate(
     started = time.perf_counter()
     results = tracker.track(frames, prompts, plan=plan, after_step=after_step)
     merged = _merged(results, len(frames), plan.frames(), list(prompts.objects), last_run)
-    deliver(merged, writers=writers, total=len(frames), on_progress=on_progress, cancel=cancel)
-    return RunSummary(
-        frames=len(frames),
-        objects=len(prompts.objects),
-        recomputed_frames=len(plan.frames()),
-        seconds=time.perf_counter() - started,
-    )
+
+    def summary() -> RunSummary:
+        return RunSummary(
+            frames=len(frames),
+            objects=len(prompts.objects),
+            recomputed_frames=len(plan.frames()),
+            seconds=time.perf_counter() - started,
+        )
+
+    try:
+        deliver(merged, writers=writers, total=len(frames), on_progress=on_progress, cancel=cancel)
+    except Cancelled as stop:
+        raise Cancelled(stop.frames_written, summary()) from None
+    return summary()
 
 
 def deliver(
