@@ -105,8 +105,11 @@ class LabelStudioApi:
                         self.access.url + "/api/token/refresh/",
                         json={"refresh": key},
                         timeout=TIMEOUT_SECONDS,
+                        allow_redirects=False,  # the token goes to this Label Studio only
                     )
                     response.raise_for_status()
+                    if response.is_redirect:
+                        raise requests.HTTPError(f"redirect {response.status_code}")
                     self._bearer = (str(response.json()["access"]), time.monotonic())
                 except (requests.RequestException, KeyError, ValueError) as error:
                     raise LabelStudioApiError(

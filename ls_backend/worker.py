@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         from rq import Queue, SimpleWorker
 
         from ls_backend.jobs.interactive_rpc import serve_clicks
-        from ls_backend.jobs.rq_queue import SERIALIZER, connect
+        from ls_backend.jobs.rq_queue import SERIALIZER, connect, redacted
         from ls_backend.jobs.rq_worker import WorkerRuntime, install, keep_alive
         from ls_backend.label_studio_api import LabelStudioApi
         from ls_backend.prediction import Predictor
@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         logging.warning("LABEL_STUDIO_URL/LABEL_STUDIO_API_KEY unset: jobs cannot write results")
     print(
         f"labelme-sam2 worker {name}: {model.version} on {model.device}, queue "
-        f"{settings.queue_name} at {args.redis}",
+        f"{settings.queue_name} at {redacted(args.redis)}",
         flush=True,
     )
     try:

@@ -48,7 +48,7 @@ def build_app(settings: BackendSettings, model: ModelOptions) -> Flask:
         make_masks_root(settings.masks_root)
     if settings.redis_url is not None:
         from ls_backend.jobs.interactive_rpc import RemotePredictor
-        from ls_backend.jobs.rq_queue import RqJobs, connect
+        from ls_backend.jobs.rq_queue import RqJobs, connect, redacted
 
         connection = connect(settings.redis_url)
         rq_jobs = RqJobs(
@@ -63,7 +63,7 @@ def build_app(settings: BackendSettings, model: ModelOptions) -> Flask:
             model_version=model.version,
             timeout=settings.click_seconds,
         )
-        log.info("labelme-sam2 backend (web side): jobs on %s", settings.redis_url)
+        log.info("labelme-sam2 backend (web side): jobs on %s", redacted(settings.redis_url))
         return create_app(
             predictor=remote, settings=settings, jobs=rq_jobs, book=book, workers=rq_jobs
         )

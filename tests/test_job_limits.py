@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from labelme_sam2.api import UserError
 from ls_backend.errors import RequestError
 from ls_backend.jobs.embedded import EmbeddedJobs
 from ls_backend.jobs.model import JobSpec, job_spec
@@ -56,3 +57,14 @@ def test_the_redis_queue_refuses_past_its_cap(tmp_path: Path):
         with pytest.raises(RequestError) as full:
             jobs.submit(spec(3))
     assert full.value.status == 503 and "2 jobs are queued already" in full.value.message
+
+
+def test_a_redis_password_never_reaches_a_message():
+    from ls_backend.jobs.rq_queue import redacted
+
+    assert redacted("redis://:s3cret@redis:6379/0") == "redis://:***@redis:6379/0"
+    assert redacted("redis://ann:s3cret@10.0.0.5/1") == "redis://ann:***@10.0.0.5/1"
+    assert redacted("redis://redis:6379/0") == "redis://redis:6379/0"
+    with pytest.raises(UserError) as refused:
+        connect("redis://:s3cret@127.0.0.1:9/0")
+    assert "s3cret" not in str(refused.value) and ":***@127.0.0.1:9" in str(refused.value)

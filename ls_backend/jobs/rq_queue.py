@@ -9,6 +9,7 @@ import json
 import time
 import uuid
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -322,5 +323,15 @@ def connect(url: str) -> Redis:
         connection = Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30)
         connection.ping()
     except (ValueError, RedisError) as error:
-        raise UserError(url, f"cannot reach Redis ({error})") from error
+        raise UserError(redacted(url), f"cannot reach Redis ({error})") from error
     return connection
+
+
+def redacted(url: str) -> str:
+    """The Redis URL without its password, for logs and messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
