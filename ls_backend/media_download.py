@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import socket
 import tempfile
 import threading
@@ -166,7 +167,12 @@ def _follow(
             location = response.headers.get("Location")
             if status in REDIRECT_CODES and location:
                 log.info("media %s redirects (%s) to %s", current, status, location)
-                current = urljoin(current, location)
+                try:
+                    current = urljoin(current, location)
+                except ValueError as error:  # a Location requests let through
+                    raise DownloadError(
+                        "it redirects to a URL that is not http(s)", f"bad Location {location!r}"
+                    ) from error
                 continue
             if not 200 <= status < 300:
                 public = f"Label Studio answered {status}" if trusted_hop else "the host refused it"
@@ -222,6 +228,11 @@ def _connect(
                 log.info("media %s: %s did not connect (%s); trying the next", url, address, error)
                 continue
             raise _failure(error, url=url, limits=limits) from error
+        except ValueError as error:  # requests reads a redirect's Location: http://[x
+            session.close()
+            raise DownloadError(
+                "it redirects to a URL that is not http(s)", f"{url}: bad redirect ({error})"
+            ) from error
         return session, response
     raise AssertionError("no address to connect to")  # addresses is never empty
 
@@ -233,8 +244,9 @@ def _stream(
         f"it is larger than the {limits.max_bytes / 2**20:g} MB limit ({MAX_MEDIA_SETTING})",
         f"{url} is over {limits.max_bytes} bytes",
     )
-    length = response.headers.get("Content-Length", "")
-    if length.strip().isdigit() and int(length) > limits.max_bytes:
+    length = response.headers.get("Content-Length", "").strip()
+    # ASCII digits only, and no more than a real size has ("²" and 5000 digits make int() fail)
+    if re.fullmatch(r"[0-9]{1,20}", length) and int(length) > limits.max_bytes:
         log.info("media %s: Content-Length %s", url, length)
         raise too_large
     written = 0

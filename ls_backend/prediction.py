@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from ls_backend.media import LabelStudioAccess, MediaCancelled, MediaResolver
 from ls_backend.media_limits import MediaLimits
 from ls_backend.regions import is_prompt, prompts_from_regions
 from ls_backend.results import BrushResults, Result, VideoRectangleResults
+
+log = logging.getLogger(__name__)
 
 
 class Prediction(TypedDict):
@@ -207,10 +210,14 @@ class _CancelFlag:
         self._job = job
 
     def is_set(self) -> bool:
+        """Never raises (the download's watcher polls it): a queue that cannot be asked, a
+        Redis hiccup, reads as not cancelled, and the job's own checks report it."""
         try:
             self._job.check_cancelled()
         except JobCancelled:
             return True
+        except Exception as error:
+            log.warning("job %s: cannot tell whether it was cancelled: %s", self._job.job_id, error)
         return False
 
 

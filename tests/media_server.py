@@ -116,8 +116,8 @@ class MediaServer:
 
         self.routes[path] = route
 
-    def huge_length(self, path: str, length: int = 10 * 2**30) -> None:
-        """A Content-Length far over any cap, then a trickle of junk."""
+    def huge_length(self, path: str, length: int | str = 10 * 2**30) -> None:
+        """A Content-Length far over any cap (or not a number at all), then a trickle of junk."""
 
         def route(handler: BaseHTTPRequestHandler) -> None:
             handler.send_response(200)

@@ -49,13 +49,14 @@ def test_the_embedded_queue_refuses_past_its_cap_but_takes_a_replacement():
         jobs.close()
 
 
-def test_the_redis_queue_refuses_past_its_cap(tmp_path: Path):
+def test_the_redis_queue_refuses_past_its_cap_but_takes_a_replacement(tmp_path: Path):
     with RedisServer(tmp_path / "redis") as redis_server:
         jobs = RqJobs(connect(redis_server.url), queue_name="capped", job_timeout=60, max_queued=2)
         jobs.submit(spec(1))
         jobs.submit(spec(2))
         with pytest.raises(RequestError) as full:
             jobs.submit(spec(3))
+        jobs.submit(spec(2))  # a newer job for a queued task takes its place, as embedded
     assert full.value.status == 503 and "2 jobs are queued already" in full.value.message
 
 

@@ -38,6 +38,9 @@ HOSTILE_HOSTS: list[tuple[str, Callable[[MediaServer], None], str]] = [
     ("answers 500", lambda s: s.status("/m.jpg", 500), "the host refused it"),
     ("redirects to itself", lambda s: s.redirect("/m.jpg", "/m.jpg"), "too many redirects"),
     ("redirects to a file", lambda s: s.redirect("/m.jpg", "file:///etc/passwd"), "not http"),
+    ("redirects to a broken URL", lambda s: s.redirect("/m.jpg", "http://[x"), "not http"),
+    ("claims a 5000-digit size", lambda s: s.huge_length("/m.jpg", "7" * 5000), "larger than"),
+    ("claims a size in ² digits", lambda s: s.huge_length("/m.jpg", "²"), "larger than"),
 ]
 
 

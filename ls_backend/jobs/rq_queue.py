@@ -91,14 +91,15 @@ class RqJobs:
         self.job_timeout = job_timeout
 
     def submit(self, spec: JobSpec, *, retry_of: str | None = None) -> JobView:
-        queued = self.queue.count
-        if queued >= self.max_queued:  # (a replacement counts too: RQ keeps its cancelled job)
-            raise queue_full(queued)
         job_id = uuid.uuid4().hex
         key = task_key(spec)
         view = new_view(job_id, spec, retry_of=retry_of)
         with task_lock(self.connection, key):
             previous = self.connection.get(current_key(key))
+            queued = self.queue.count
+            # A newer job for a queued task takes its place: that adds nothing to the queue.
+            if queued >= self.max_queued and not self._queued(previous):
+                raise queue_full(queued)
             if previous is not None:
                 self._replace(as_text(previous), by=job_id)
             self.queue.enqueue(
@@ -188,6 +189,15 @@ class RqJobs:
         if job.get_status() in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
             with contextlib.suppress(InvalidJobOperation):  # started: the key stops it
                 job.cancel()
+
+    def _queued(self, job_id: bytes | str | None) -> bool:
+        if job_id is None:
+            return False
+        try:
+            job = Job.fetch(as_text(job_id), connection=self.connection, serializer=SERIALIZER)
+        except NoSuchJobError:
+            return False
+        return job.get_status() == JobStatus.QUEUED
 
     def _fetch(self, job_id: str) -> Job:
         try:
