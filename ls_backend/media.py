@@ -119,7 +119,7 @@ class MediaResolver:
         """The media at `url` as a local file. RequestError (422) when it cannot be read;
         MediaCancelled (a RequestError) when `cancel` (a threading.Event, or anything with
         is_set()) is set while it downloads or waits for another caller's download of the
-        same URL: within about WATCH_SECONDS, or `connect_timeout` while connecting.
+        same URL: within about WAIT_SECONDS, or `connect_timeout` while connecting.
         A downloaded file that then does not decode should be dropped with forget()."""
         if not isinstance(url, str) or not url:
             raise RequestError(f"task {task_id}: media URL {url!r} is not a string")

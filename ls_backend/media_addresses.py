@@ -27,7 +27,7 @@ IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 @dataclass(frozen=True)
 class Origin:
     scheme: str
-    host: str  # lower case, IDNA-encoded, IPv6 without brackets
+    host: str  # lower case, as the URL spells it (requests IDNA-encodes it), IPv6 unbracketed
     port: int
 
     @classmethod
