@@ -71,18 +71,14 @@ class ModelOptions:
             raise UserError(
                 MODEL_VARIABLES["image_size"], f"{size!r} is not a whole number"
             ) from None
-        device = values.get("device", defaults.device)
-        if device not in DEVICES:
-            raise UserError(
-                MODEL_VARIABLES["device"], f"unknown device {device!r}; use {', '.join(DEVICES)}"
-            )
+        device = values.get("device", defaults.device)  # checked on construction, below
         folder = values.get("checkpoints_dir")
         try:
             return cls(
                 model=values.get("model", defaults.model),
                 checkpoint=values.get("checkpoint", defaults.checkpoint),
                 checkpoints_dir=defaults.checkpoints_dir if folder is None else Path(folder),
-                device=device,
+                device=device,  # type: ignore[arg-type]  # __post_init__ checks it
                 image_size=image_size,
             )
         except UserError as error:  # name the variable, not the flag it stands for

@@ -1,5 +1,6 @@
-"""The public Python API of labelme-sam2 (docs/api.md): the one way in for the command line,
-the Label Studio backend, the LabelMe app and your own scripts.
+"""The public Python API of labelme-sam2 (docs/api.md): the one way in to tracking and its
+outputs for the command line, the Label Studio backend, the LabelMe app and your own scripts
+(`labelme-sam2 download` alone goes to labelme_sam2.models, which needs no API).
 
     from labelme_sam2.api import ModelOptions, OutputOptions, load_model, track
 

@@ -154,14 +154,16 @@ def _validate_frame_prompt(key: ObjectKey, prompt: FramePrompt, *, width: int, h
     if box is not None:
         if box.x1 - box.x0 <= 0 or box.y1 - box.y0 <= 0:
             raise InputError(prompt.source, f"box for object {name} has zero area")
-        if not _inside(box.x0, box.y0, width, height) or not _inside(box.x1, box.y1, width, height):
+        if not inside_image(box.x0, box.y0, width, height) or not inside_image(
+            box.x1, box.y1, width, height
+        ):
             raise InputError(
                 prompt.source,
                 f"box for object {name} ({box.x0:g},{box.y0:g})-({box.x1:g},{box.y1:g}) "
                 f"lies outside the {width}x{height} image",
             )
     for click in prompt.clicks:
-        if not _inside(click.x, click.y, width, height):
+        if not inside_image(click.x, click.y, width, height):
             raise InputError(
                 prompt.source,
                 f"point ({click.x:g},{click.y:g}) for object {name} lies outside "
@@ -169,7 +171,8 @@ def _validate_frame_prompt(key: ObjectKey, prompt: FramePrompt, *, width: int, h
             )
 
 
-def _inside(x: float, y: float, width: int, height: int) -> bool:
+def inside_image(x: float, y: float, width: int, height: int) -> bool:
+    """Whether a point lies on the image, its far edges included (as labelme draws them)."""
     return 0 <= x <= width and 0 <= y <= height
 
 

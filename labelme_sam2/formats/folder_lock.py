@@ -22,7 +22,7 @@ except ImportError:  # Windows
 
 
 @contextlib.contextmanager
-def only_run_in(folder: Path, *, what: str = "labelme-sam2 track") -> Iterator[None]:
+def only_run_in(folder: Path) -> Iterator[None]:
     """Hold `folder` for this run; InputError at once if another run holds it."""
     if fcntl is None:
         yield
@@ -33,7 +33,7 @@ def only_run_in(folder: Path, *, what: str = "labelme-sam2 track") -> Iterator[N
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise InputError(
-                folder, f"another `{what}` is running on this folder; wait until it ends"
+                folder, "another `labelme-sam2 track` is running on this folder; wait until it ends"
             ) from None
         yield
     finally:

@@ -14,12 +14,11 @@ from pathlib import Path
 
 from labelme_sam2.core.frames import ChunkFrames, Frames, find_frames
 from labelme_sam2.core.prompts import PromptSet, validate
-from labelme_sam2.errors import InputError
+from labelme_sam2.errors import InputError, Warn
 from labelme_sam2.formats.labelme_json import LabelmeDocument, read_document
 from labelme_sam2.labelme_adapter.edits_while_tracking import FileState, file_state
 from labelme_sam2.labelme_adapter.shapes_to_prompts import add_shapes
-
-Warn = Callable[[str], None]
+from labelme_sam2.video.manifest import MANIFEST_NAME
 
 
 @dataclass(frozen=True)
@@ -143,7 +142,7 @@ def _read_documents(
     prompts = PromptSet()
     skipped_types: set[str] = set()
     for path in sorted(p for p in json_folder.iterdir() if p.suffix.lower() == ".json"):
-        if path.name == "manifest.json":
+        if path.name == MANIFEST_NAME:
             continue
         frame_index = frame_of(path.stem)
         if frame_index is None:

@@ -14,6 +14,7 @@ from labelme_sam2.core.prompts import (
     Click,
     ObjectKey,
     PromptSet,
+    inside_image,
     split_negative,
 )
 from labelme_sam2.errors import InputError
@@ -74,7 +75,7 @@ def add_shapes(
             prompt.set_box(Box.from_corners(ax, ay, bx, by), key=key)
         elif shape_type == "polygon":
             for x, y in points:
-                if not (0 <= x <= width and 0 <= y <= height):
+                if not inside_image(x, y, width, height):
                     raise InputError(
                         source,
                         f"{where}: vertex ({x:g},{y:g}) lies outside the {width}x{height} image",
