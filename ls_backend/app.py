@@ -32,6 +32,7 @@ from ls_backend.media import LabelStudioAccess
 from ls_backend.media_addresses import Origin
 from ls_backend.metrics import CLICK_BUCKETS, Histogram, render
 from ls_backend.prediction import Prediction
+from ls_backend.rate_limit import RateLimit
 from ls_backend.settings import BackendSettings
 from ls_backend.webhooks import WebhookIntake, task_of_event
 
@@ -86,6 +87,10 @@ def create_app(
         else WebhookIntake(jobs=jobs, book=book, model_version=predictor.model_version)
     )
     clicks = Histogram(CLICK_BUCKETS)
+    # Without a token anyone who reaches /webhook can send one; each costs a read-back.
+    unsigned_webhooks = (
+        RateLimit(per_minute=settings.webhook_rate) if settings.webhook_token is None else None
+    )
 
     @app.before_request
     def check_basic_auth() -> Response | None:
@@ -224,12 +229,20 @@ def create_app(
             return _error(
                 f"wrong or missing webhook token ({WEBHOOK_TOKEN_HEADER} header or ?token=)", 401
             )
+        wait = None if unsigned_webhooks is None else unsigned_webhooks.take()
+        if wait is not None:
+            response = _error(
+                f"more than {settings.webhook_rate:g} webhooks a minute without a token "
+                "(LABELME_SAM2_WEBHOOK_RATE); set LABELME_SAM2_WEBHOOK_TOKEN",
+                429,
+            )
+            response.headers["Retry-After"] = str(max(1, round(wait)))
+            return response
         body = _request_json(settings.max_request_bytes)
         action = body.get("action") if isinstance(body, Mapping) else None
         event = task_of_event(body)
-        if event is not None and intake is not None:
-            intake.accept(*event)
-        return jsonify(status="ok", action=action, queued=event is not None and intake is not None)
+        queued = event is not None and intake is not None and intake.accept(*event)
+        return jsonify(status="ok", action=action, queued=queued)
 
     @app.get("/jobs")
     def list_jobs() -> Response:

@@ -35,6 +35,9 @@ class BackendSettings:
     job_timeout: int = 6 * 3600  # LABELME_SAM2_JOB_TIMEOUT: seconds one job may run
     click_seconds: float = 60.0  # LABELME_SAM2_CLICK_SECONDS: wait for a worker's answer
     webhook_token: str | None = None  # LABELME_SAM2_WEBHOOK_TOKEN: /webhook?token=...
+    # LABELME_SAM2_WEBHOOK_RATE: webhooks a minute taken without a token (then a 429); Label
+    # Studio sends one per saved annotation, so a team saving every few seconds stays under.
+    webhook_rate: float = 120.0
     media_roots: tuple[Path, ...] = ()  # LABELME_SAM2_MEDIA_ROOTS (os.pathsep-separated)
     allow_urls: bool = False  # LABELME_SAM2_ALLOW_URLS=1: media from any http(s) host
     # LABELME_SAM2_FEATURE_CACHE_MB: clicked images' SAM 2 features kept on the model's device
@@ -75,6 +78,7 @@ def settings_from_env(environ: Mapping[str, str] = os.environ) -> BackendSetting
         job_timeout=int(_number(environ, "LABELME_SAM2_JOB_TIMEOUT", 6 * 3600)),
         click_seconds=_number(environ, "LABELME_SAM2_CLICK_SECONDS", 60.0),
         webhook_token=environ.get("LABELME_SAM2_WEBHOOK_TOKEN") or None,
+        webhook_rate=_number(environ, "LABELME_SAM2_WEBHOOK_RATE", 120.0),
         media_roots=tuple(Path(p) for p in roots.split(os.pathsep) if p),
         allow_urls=_switch(environ, "LABELME_SAM2_ALLOW_URLS", False),
         feature_cache_bytes=int(_number(environ, "LABELME_SAM2_FEATURE_CACHE_MB", 1024) * 2**20),

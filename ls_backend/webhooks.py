@@ -52,20 +52,34 @@ class WebhookIntake:
         self._book = book
         self._model_version = model_version
         self._pending: queue.Queue[tuple[str, int]] = queue.Queue(PENDING_LIMIT)
+        # Tasks in _pending: a second webhook for one of them adds nothing, since its read-back
+        # has not started and will see the newest annotations anyway.
+        self._waiting: set[tuple[str, int]] = set()
+        self._lock = threading.Lock()
         self._thread = threading.Thread(
             target=self._work, name="labelme-sam2-webhooks", daemon=True
         )
         self._thread.start()
 
-    def accept(self, project: str, task_id: int) -> None:
-        try:
-            self._pending.put_nowait((project, task_id))
-        except queue.Full:
-            log.warning("webhook for task %s dropped: %d waiting", task_id, PENDING_LIMIT)
+    def accept(self, project: str, task_id: int) -> bool:
+        """False when the task was already waiting (nothing more to do) or the queue is full."""
+        event = (project, task_id)
+        with self._lock:
+            if event in self._waiting:
+                return False
+            try:
+                self._pending.put_nowait(event)
+            except queue.Full:
+                log.warning("webhook for task %s dropped: %d waiting", task_id, PENDING_LIMIT)
+                return False
+            self._waiting.add(event)
+            return True
 
     def _work(self) -> None:
         while True:
             project, task_id = self._pending.get()
+            with self._lock:  # from here on a new webhook means a newer annotation: read again
+                self._waiting.discard((project, task_id))
             try:
                 self._submit(project, task_id)
             except (LabelStudioApiError, RequestError) as error:
