@@ -4,18 +4,29 @@ change one byte of what users get.
 The expectation (tests/golden/outputs.json) was made before that rework, with the scripted
 tracker standing in for SAM 2 (random weights are not the same on every CPU). Regenerate it
 only for an intended change of output: LABELME_SAM2_UPDATE_GOLDEN=1 pytest this file.
+
+What is hashed is what readers get, not how it is compressed (issue 15: faster encoders):
+PNG bytes may change with the encoder, the pixels may not, so a PNG is hashed as its decoded
+image (mode, size, palette, pixels), and so is the PNG inside a LabelMe `mask` shape (the rest
+of the LabelMe file byte for byte); a mask-store file (.labelme-sam2/masks/*.bin) is hashed
+as its header line and its decompressed mask bits, whatever the zlib level. Every other file
+is hashed byte for byte.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
 import json
 import os
 import re
 import shutil
+import zlib
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from labelme_sam2.cli.main import main
 from tests.conftest import REPO, SHARED_BEDROOM, copy_bedroom
@@ -41,15 +52,45 @@ COMMANDS = [
 
 
 def tree_hashes(root: Path) -> dict[str, str]:
-    """sha256 of every file below `root` (with `root` itself named ROOT, as extract's manifest
-    names its source), but the run record: it holds modification times."""
+    """sha256 of what every file below `root` holds (with `root` itself named ROOT, as
+    extract's manifest names its source), but the run record: it holds modification times."""
     return {
         str(path.relative_to(root)): hashlib.sha256(
-            path.read_bytes().replace(str(root).encode(), b"ROOT")
+            content(path).replace(str(root).encode(), b"ROOT")
         ).hexdigest()
         for path in sorted(root.rglob("*"))
         if path.is_file() and path.name != "run.json"
     }
+
+
+def content(path: Path) -> bytes:
+    """The file's bytes, but for what an encoder may compress differently: its decoded
+    pixels (PNG) or bits (mask store)."""
+    data = path.read_bytes()
+    if path.suffix == ".png":
+        return decoded_png(data)
+    if path.suffix == ".bin" and path.parent.parent.name == ".labelme-sam2":
+        header, _, packed = data.partition(b"\n")
+        return header + b"\n" + zlib.decompress(packed)
+    if path.suffix == ".json":
+        return MASK_SHAPE_PNG.sub(lambda m: b'"mask": "' + decoded_mask_shape(m[1]) + b'"', data)
+    return data
+
+
+MASK_SHAPE_PNG = re.compile(rb'"mask": "([A-Za-z0-9+/=]+)"')
+
+
+def decoded_png(data: bytes) -> bytes:
+    """Mode, size, palette (mode P) and pixels: what a PNG reader gets."""
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.format == "PNG"
+        palette = bytes(image.getpalette() or []) if image.mode == "P" else b""
+        size = f"{image.mode} {image.width}x{image.height} ".encode()
+        return size + palette + image.tobytes()
+
+
+def decoded_mask_shape(mask: bytes) -> bytes:
+    return hashlib.sha256(decoded_png(base64.b64decode(mask))).hexdigest().encode()
 
 
 def printed(text: str, root: Path) -> list[str]:
