@@ -32,7 +32,7 @@ KINDS = {
     "coco": ["--export", "coco"],
     "yolo": ["--export", "yolo"],
     "contact sheet": ["--contact-sheet"],
-    # One decode per frame shared by every writer (core.frames.LastFrameKept).
+    # One decode per frame shared by every writer (core.shared_frames.SharedFrames).
     "overlay + masked + previews + contact sheet + davis": [
         "--video",
         "overlay",

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         # Runs after frame `done` is written, in the thread that called track().
         print(f"{done}/{total}", flush=True)
         if args.cancel_after is not None and done >= args.cancel_after:
-            cancel.set()  # track() returns after the frame it is writing
+            cancel.set()  # the model stops at its next step, each output after its frame
 
     try:
         options = ModelOptions(

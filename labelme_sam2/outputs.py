@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from labelme_sam2.core.frames import LastFrameKept
 from labelme_sam2.core.pipeline import FrameWriter
 from labelme_sam2.core.prompts import ObjectKey
 from labelme_sam2.labelme_adapter.chunk import LabelmeChunk
@@ -34,7 +33,7 @@ def output_writers(
     def beside(suffix: str) -> Path:
         return base.with_name(f"{base.name}{suffix}")
 
-    frames = LastFrameKept(chunk.frames)
+    frames = chunk.frames  # decoded once for the tracker and every writer (SharedFrames)
     writers: list[FrameWriter] = []
 
     def add(writer: FrameWriter, path: Path, *, folder: bool = False) -> None:

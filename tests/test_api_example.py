@@ -75,11 +75,16 @@ def test_cancel_after_2_stops_after_frame_2_and_leaves_no_run_record(tmp_path: P
     done = run_example(folder, "--cancel-after", "2")
 
     assert done.returncode == 0, done.stderr
-    assert progress_lines(done.stdout) == ["1/4", "2/4"]
-    assert done.stdout.splitlines()[-1].startswith(f"cancelled after 2 of {FRAMES} frames")
-    # Frames 0 and 1 are written; the rest are as they were (no file); the video was never
-    # finished, so it is not there; without a run record the next run recomputes everything.
-    assert sorted(p.name for p in folder.glob("0000[0-3].json")) == ["00000.json", "00001.json"]
+    assert progress_lines(done.stdout)[:2] == ["1/4", "2/4"]
+    # The model runs ahead of the files: the frame being written when the cancel came is
+    # finished, so 2 or 3 frames are in every output, and as many or more LabelMe files.
+    line = done.stdout.splitlines()[-1]
+    found = re.match(rf"cancelled after ([23]) of {FRAMES} frames; wrote ([23]) LabelMe", line)
+    assert found is not None and found[1] <= found[2], line
+    # Those frames' files are written; the rest are as they were (no file); the video was
+    # never finished, so it is not there; without a run record the next run recomputes all.
+    written = [f"{i:05d}.json" for i in range(int(found[2]))]
+    assert sorted(p.name for p in folder.glob("0000[0-3].json")) == written
     assert not (tmp_path / "bedroom_overlay.mp4").exists()
     assert not (folder / ".labelme-sam2" / "run.json").exists()
 

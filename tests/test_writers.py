@@ -61,7 +61,7 @@ def tool_shapes(path: Path) -> list[dict]:
 
 def test_mask_shapes_hold_the_exact_masks(bedroom: Path):
     folder = track(bedroom, shape_format="mask")
-    for frame_index, image in enumerate(folder.frames.paths):
+    for frame_index, image in enumerate(folder.source_files):
         shapes = tool_shapes(image.with_suffix(".json"))
         for key in folder.prompts.objects:
             mask = expected(folder, key, frame_index)
@@ -78,7 +78,7 @@ def test_mask_shapes_hold_the_exact_masks(bedroom: Path):
 def test_polygons_outline_the_masks(bedroom: Path):
     folder = track(bedroom)
     for frame_index in (0, 9, 19):
-        shapes = tool_shapes(folder.frames.paths[frame_index].with_suffix(".json"))
+        shapes = tool_shapes(folder.source_files[frame_index].with_suffix(".json"))
         for key in folder.prompts.objects:
             mask = expected(folder, key, frame_index, hole=False)  # polygons have no holes
             drawn = np.zeros_like(mask)

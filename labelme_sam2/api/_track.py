@@ -23,7 +23,7 @@ from labelme_sam2.writers.by_chunk import WritersByChunk
 @dataclass(frozen=True)
 class TrackResult:
     summary: RunSummary  # frames, objects, how many recomputed, seconds
-    frames_written: int  # all of them, unless cancelled
+    frames_written: int  # in every output: all of them, unless cancelled
     labelme_files_changed: int
     chunks: int  # chunk folders (1 for a frame folder or a video)
     outputs: tuple[str, ...]  # paths of the other outputs, folders ending in / (none if cancelled)
@@ -32,6 +32,8 @@ class TrackResult:
     cancelled: bool = False
     # LabelMe files the user saved during the run, left as saved (exit code 3 in the CLI)
     not_updated: tuple[NotUpdated, ...] = ()
+    # LabelMe files written; after a cancel, outputs stop at different frames (core/stages.py)
+    labelme_files_written: int | None = None
 
     def line(self) -> str:
         """What `labelme-sam2 track` prints."""
@@ -41,7 +43,10 @@ class TrackResult:
         else:
             done = self.summary.line()
         changed = self.labelme_files_changed
-        labelme_files = f"{self.frames_written} LabelMe files ({changed} changed)"
+        written = self.frames_written
+        if self.labelme_files_written is not None:
+            written = self.labelme_files_written
+        labelme_files = f"{written} LabelMe files ({changed} changed)"
         outputs = list(self.outputs)
         if self.chunks > 1:
             labelme_files += f" in {self.chunks} chunk folders"
@@ -141,4 +146,5 @@ def track_loaded(
         device=model.device,
         cancelled=cancelled_after is not None,
         not_updated=tuple(skipped for writer in json_writers for skipped in writer.not_updated),
+        labelme_files_written=sum(writer.frames_written for writer in json_writers),
     )

@@ -119,36 +119,6 @@ class ChainedFrames:
         return self.chunks[chunk].read_rgb(local)
 
 
-class LastFrameKept:
-    """A chunk's frames that keep the last frame read, so the writers that draw on one frame
-    (videos, previews, a contact sheet) decode it once between them. They must not modify it."""
-
-    def __init__(self, frames: ChunkFrames) -> None:
-        self._frames = frames
-        self._index = -1
-        self._rgb: np.ndarray | None = None
-
-    @property
-    def width(self) -> int:
-        return self._frames.width
-
-    @property
-    def height(self) -> int:
-        return self._frames.height
-
-    @property
-    def stems(self) -> Sequence[str]:
-        return self._frames.stems
-
-    def __len__(self) -> int:
-        return len(self._frames)
-
-    def read_rgb(self, index: int) -> np.ndarray:
-        if index != self._index or self._rgb is None:
-            self._rgb, self._index = self._frames.read_rgb(index), index
-        return self._rgb
-
-
 def load_rgb(path: Path) -> np.ndarray:
     """The image as shown: EXIF orientation applied, as labelme and browsers do."""
     try:

@@ -13,6 +13,7 @@ from labelme_sam2.core.frames import Frames
 from labelme_sam2.core.mask import Mask
 from labelme_sam2.core.prompts import ObjectKey, PromptSet
 from labelme_sam2.core.segments import TrackingPlan
+from labelme_sam2.core.stages import StagedRun, Writing
 from labelme_sam2.core.tracking import FrameMasks, LastRunMasks, StepHook, Tracker
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,8 @@ Progress = Callable[[int, int], None]  # (frames written, frames in all), after 
 
 class FrameWriter(Protocol):
     def write(self, result: FrameMasks) -> None:
-        """Take one frame's masks, every object's; frames arrive in order, each once."""
+        """Take one frame's masks, every object's; frames arrive in order, each once, on one
+        thread at a time (not the caller's), while other writers write on theirs."""
         ...
 
     def close(self) -> None:
@@ -34,11 +36,12 @@ class FrameWriter(Protocol):
 
 
 class Cancelled(Exception):
-    """The run's cancel event was set: it stopped after the frame it was writing."""
+    """The run's cancel event was set: it stopped at the tracker's next model step and after
+    the frame each writer was writing."""
 
     def __init__(self, frames_written: int, summary: RunSummary | None = None) -> None:
         super().__init__(f"cancelled after {frames_written} frames")
-        self.frames_written = frames_written
+        self.frames_written = frames_written  # by every writer
         self.summary = summary  # set by propagate(): the run so far
 
 
@@ -77,13 +80,22 @@ def propagate(
     after_step: StepHook | None = None,
 ) -> RunSummary:
     """Every frame, in order, to every writer: the tracker's masks where `plan` computes them,
-    the last run's elsewhere. Without a plan, the tracker computes everything.
+    the last run's elsewhere. Without a plan, the tracker computes everything. The tracker
+    runs on its own thread, ahead of the writers (core/stages.py).
 
-    Raises Cancelled when `cancel` is set: after the frame being written, with every writer
-    aborted (each file old or new)."""
+    Raises Cancelled when `cancel` is set: the tracker stops at its next model step, each
+    writer after the frame it is writing, and every writer is aborted (each file old or new).
+    """
     plan = plan or TrackingPlan.everything(prompts, frame_count=len(frames))
     started = time.perf_counter()
-    results = tracker.track(frames, prompts, plan=plan, after_step=after_step)
+    run = StagedRun(_lanes(writers), total=len(frames))
+
+    def step_done() -> None:
+        if after_step is not None:
+            after_step()
+        run.check_step()
+
+    results = tracker.track(frames, prompts, plan=plan, after_step=step_done)
     merged = _merged(results, len(frames), plan.frames(), list(prompts.objects), last_run)
 
     def summary() -> RunSummary:
@@ -95,7 +107,7 @@ def propagate(
         )
 
     try:
-        deliver(merged, writers=writers, total=len(frames), on_progress=on_progress, cancel=cancel)
+        _deliver(run, merged, writers=writers, on_progress=on_progress, cancel=cancel)
     except Cancelled as stop:
         raise Cancelled(stop.frames_written, summary()) from None
     return summary()
@@ -110,22 +122,46 @@ def deliver(
     cancel: threading.Event | None = None,
 ) -> None:
     """Each result to every writer, then close them all. On any failure (or cancel) every
-    writer is aborted, and the first error is the one raised."""
-    done = 0
+    writer is aborted, and the first error is the one raised. `results` is iterated on a
+    thread of its own, ahead of the writers."""
+    run = StagedRun(_lanes(writers), total=total)
+    _deliver(run, results, writers=writers, on_progress=on_progress, cancel=cancel)
+
+
+def _deliver(
+    run: StagedRun,
+    results: Iterable[FrameMasks],
+    *,
+    writers: Sequence[FrameWriter],
+    on_progress: Progress | None,
+    cancel: threading.Event | None,
+) -> None:
+    total = run.total
     try:
-        for result in results:
-            for writer in writers:
-                writer.write(result)
-            done += 1
-            if on_progress is not None:
-                on_progress(done, total)
-            if cancel is not None and cancel.is_set() and done < total:
-                raise Cancelled(done)  # (after the last frame there is nothing left to stop)
+        stopped_at = run.run(
+            results,
+            on_progress=(lambda done: None)
+            if on_progress is None
+            else (lambda done: on_progress(done, total)),
+            cancelled=(lambda: False) if cancel is None else cancel.is_set,
+        )
+        if stopped_at is not None:
+            raise Cancelled(stopped_at)
         for writer in writers:
             writer.close()
     except BaseException:
         abort_all(writers)
         raise
+
+
+def _lanes(writers: Sequence[FrameWriter]) -> list[Writing]:
+    """What may write at the same time: a writer's own lanes where it has them (one per kind
+    of output across chunks, writers/by_chunk.py), else the writer itself."""
+    lanes: list[Writing] = []
+    for writer in writers:
+        split = getattr(writer, "lanes", None)
+        lanes.extend(split() if split is not None else [writer])
+    return lanes
 
 
 def abort_all(writers: Sequence[FrameWriter]) -> None:
@@ -145,9 +181,23 @@ def _merged(
     keys: list[ObjectKey],
     last_run: LastRunMasks | None,
 ) -> Iterator[FrameMasks]:
-    """Every frame's masks. The tracker is asked for a frame only once the one before it has
-    been written, so progress and cancellation never run ahead of the files."""
+    """Every frame's masks, the tracker's where it computes them, the last run's elsewhere."""
     fresh = iter(results)
+    try:
+        yield from _merged_frames(fresh, frame_count, computed, keys, last_run)
+    finally:  # on the thread that ran the tracker: its clean-up may use the model
+        close = getattr(fresh, "close", None)
+        if close is not None:
+            close()
+
+
+def _merged_frames(
+    fresh: Iterator[FrameMasks],
+    frame_count: int,
+    computed: set[int],
+    keys: list[ObjectKey],
+    last_run: LastRunMasks | None,
+) -> Iterator[FrameMasks]:
     for frame_index in range(frame_count):
         masks: dict[ObjectKey, Mask] = {}
         if frame_index in computed:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from labelme_sam2.core.frames import ChunkFrames, Frames, find_frames
 from labelme_sam2.core.prompts import PromptSet, validate
+from labelme_sam2.core.shared_frames import SharedFrames
 from labelme_sam2.errors import InputError, Warn
 from labelme_sam2.formats.labelme_json import LabelmeDocument, read_document
 from labelme_sam2.labelme_adapter.edits_while_tracking import FileState, file_state
@@ -63,7 +64,7 @@ def read_folder(folder: Path, *, warn: Warn, require_prompts: bool = True) -> La
     if prompts.objects or require_prompts:
         validate(prompts, width=frames.width, height=frames.height, where=str(folder))
     return LabelmeChunk(
-        frames=frames,
+        frames=SharedFrames(frames),
         json_folder=folder,
         image_names=tuple(p.name for p in frames.paths),
         documents=documents,
@@ -119,7 +120,7 @@ def read_video(video: Path, *, prompts_folder: Path, warn: Warn) -> LabelmeChunk
     validate(prompts, width=frames.width, height=frames.height, where=str(prompts_folder))
     # Files already there keep their name; new ones get the name extract gives that frame.
     return LabelmeChunk(
-        frames=frames,
+        frames=SharedFrames(frames),
         json_folder=prompts_folder,
         image_names=tuple(f"{stem}.jpg" for stem in frames.stems),
         documents=documents,

@@ -60,9 +60,14 @@ class LabelmeJsonWriter(FrameWriterBase):
         self._chunk = chunk
         self._shape_format = shape_format
         self.files_changed = 0
+        self.frames_written = 0  # frames done, a file left as the user saved it included
         self.not_updated: list[NotUpdated] = []  # saved by the user during the run
 
     def write(self, result: FrameMasks) -> None:
+        self._write(result)
+        self.frames_written += 1
+
+    def _write(self, result: FrameMasks) -> None:
         read = self._read(result.frame_index)
         document = read.document
         if not unchanged(read.path, read.state):

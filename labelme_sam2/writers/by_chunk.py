@@ -31,3 +31,12 @@ class WritersByChunk:
 
     def abort(self) -> None:
         abort_all([writer for chunk in self._writers for writer in chunk])
+
+    def lanes(self) -> list[WritersByChunk]:
+        """One writer per kind of output across the chunks (the first of each chunk's, the
+        second ...): each may write on a thread of its own (core/stages.py)."""
+        width = max((len(chunk) for chunk in self._writers), default=0)
+        return [
+            WritersByChunk(self._offsets, [chunk[k : k + 1] for chunk in self._writers])
+            for k in range(width)
+        ]
