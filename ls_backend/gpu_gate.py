@@ -8,6 +8,7 @@ job and a click never hold two sets of activations on the GPU together.
 
 from __future__ import annotations
 
+import collections
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,19 +17,25 @@ from labelme_sam2.api import FrameMasks, Frames, PromptSet, StepHook, Tracker, T
 
 
 class PriorityGate:
+    """Clicks in the order they came (first come, first served: under 20 annotators the
+    slowest click waits for the clicks before it, not for luck), all before background
+    work."""
+
     def __init__(self) -> None:
         self._free = threading.Condition()
         self._busy = False
-        self._interactive_waiting = 0
+        self._clicks: collections.deque[object] = collections.deque()  # waiting, oldest first
 
     @contextmanager
     def interactive(self) -> Iterator[None]:
+        ticket = object()
         with self._free:
-            self._interactive_waiting += 1
+            self._clicks.append(ticket)
             try:
-                self._free.wait_for(lambda: not self._busy)
+                self._free.wait_for(lambda: not self._busy and self._clicks[0] is ticket)
             finally:
-                self._interactive_waiting -= 1
+                self._clicks.remove(ticket)
+                self._free.notify_all()  # the next click may be first now
             self._busy = True
         try:
             yield
@@ -38,7 +45,7 @@ class PriorityGate:
     @contextmanager
     def background(self) -> Iterator[None]:
         with self._free:
-            self._free.wait_for(lambda: not self._busy and not self._interactive_waiting)
+            self._free.wait_for(lambda: not self._busy and not self._clicks)
             self._busy = True
         try:
             yield
@@ -46,13 +53,13 @@ class PriorityGate:
             self._release()
 
     def yield_to_clicks(self) -> None:
-        """Called by the background holder between model steps: a waiting click goes first."""
+        """Called by the background holder between model steps: waiting clicks go first."""
         with self._free:
-            if not self._interactive_waiting:
+            if not self._clicks:
                 return
             self._busy = False
             self._free.notify_all()
-            self._free.wait_for(lambda: not self._busy and not self._interactive_waiting)
+            self._free.wait_for(lambda: not self._busy and not self._clicks)
             self._busy = True
 
     def _release(self) -> None:
