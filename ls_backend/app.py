@@ -177,15 +177,27 @@ def create_app(
         errors: list[str] = []
         queued: list[JobView] = []
         late = 0
-        for task in tasks:
+        for number, task in enumerate(tasks):
             if as_jobs and jobs is not None:
-                view = submit_task(
-                    jobs,
-                    task,
-                    schema=schema,
-                    project=project,
-                    model_version=predictor.model_version,
-                )
+                try:
+                    view = submit_task(
+                        jobs,
+                        task,
+                        schema=schema,
+                        project=project,
+                        model_version=predictor.model_version,
+                    )
+                except RequestError as error:
+                    if error.status != 503 or not queued:
+                        raise  # nothing of this batch queued: the client may send it again
+                    # Part of the batch is queued and will be written: say which part is not.
+                    unqueued = len(tasks) - number
+                    errors.append(
+                        f"{unqueued} of {len(tasks)} tasks not queued: {error.message}; "
+                        "retrieve predictions again for them"
+                    )
+                    results += [[] for _ in range(unqueued)]
+                    break
                 queued += [] if view is None else [view]
                 results.append([])  # the job writes the prediction when it is done
                 continue

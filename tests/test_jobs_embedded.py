@@ -70,7 +70,7 @@ class HeldTracker(ScriptedTracker):
 
 
 class Stack:
-    def __init__(self, tmp_path: Path, tracker: HeldTracker) -> None:
+    def __init__(self, tmp_path: Path, tracker: HeldTracker, *, max_queued: int = 1000) -> None:
         self.tracker = tracker
         self.sink = RecordingSink()
         self.predictor = Predictor(
@@ -87,7 +87,7 @@ class Stack:
                 still_current=current,
             )
 
-        self.jobs = EmbeddedJobs(execute=execute)
+        self.jobs = EmbeddedJobs(execute=execute, max_queued=max_queued)
         settings = BackendSettings(
             access=ACCESS, basic_auth=None, masks_root=None, media_cache=tmp_path / "c"
         )
@@ -144,6 +144,30 @@ def test_a_batch_predict_queues_jobs_whose_predictions_equal_the_inline_ones(
     )
     assert stack.sink.by_task[1] == [inline] and set(stack.sink.by_task) == {1, 2}
     assert stack.sink.writes == 2
+
+
+def test_a_batch_past_the_queue_cap_queues_what_fits_and_says_which_tasks_did_not(
+    tmp_path: Path, document_root: Path
+) -> None:
+    stack = Stack(tmp_path, HeldTracker(), max_queued=2)
+    stack.tracker.hold.clear()  # nothing finishes: the queue stays full
+    try:
+        answer = stack.batch(*(frames_task(i) for i in range(1, 6)))
+        queued = len(answer["jobs"])
+        assert 2 <= queued <= 3  # 2 queued, and one running if the worker took it in time
+        assert answer["results"] == [[]] * 5  # one entry per task, as Label Studio needs
+        assert answer["errors"] == [
+            f"{5 - queued} of 5 tasks not queued: 2 jobs are queued already, the most this "
+            "backend takes; try again when some have run (LABELME_SAM2_MAX_QUEUED_JOBS raises "
+            "the limit); retrieve predictions again for them"
+        ]
+        # Nothing of the next batch fits: the whole request is refused, to be sent again.
+        body = {"tasks": [frames_task(9)], "label_config": FRAMES, "project": "3", "params": {}}
+        refused = stack.client.post("/predict", json=body)
+        assert refused.status_code == 503 and "MAX_QUEUED_JOBS" in refused.json["error"]
+    finally:
+        stack.tracker.hold.set()
+        stack.jobs.close()
 
 
 def test_resubmitting_a_task_replaces_its_job_and_it_gets_one_prediction(stack: Stack) -> None:
