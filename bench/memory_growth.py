@@ -1,10 +1,12 @@
 """Peak memory as the video grows: our streaming tracker next to the stock SAM 2 way.
 
 Usage: .venv/bin/python bench/memory_growth.py [--frames 200 2000] [--ways ours stock]
-       [--model NAME] [--image-size 256] [--device cpu|cuda]
+       [--model NAME] [--image-size 256] [--device cpu|cuda] [--clip FOLDER]
 Each measurement runs in its own child process (peak RSS is per process). The clip is the
-shared bedroom clip played back and forth to the length asked for, with its two LabelMe files
-as prompts (2 objects). Random weights: memory and speed do not depend on the weights.
+shared bedroom clip (or --clip: a folder of JPEGs and LabelMe files, as bench/gpu_prepare.sh
+copies it for a machine without shared/) played back and forth to the length asked for, with
+its two LabelMe files as prompts (2 objects). Random weights: memory and speed do not depend
+on the weights.
 
 - ours: read_folder + Sam2Tracker (lazy frames, pruned memory), masks consumed frame by frame.
 - stock: SAM 2's init_state (loads every frame) + add_new_points_or_box + propagate_in_video
@@ -29,14 +31,16 @@ REPO = Path(__file__).resolve().parents[1]
 BEDROOM = REPO.parent / "shared" / "data" / "frames" / "bedroom"
 
 
-def make_clip(folder: Path, frames: int) -> None:
-    """`frames` frames of the bedroom clip, back and forth (symlinks), plus its prompts."""
-    sources = sorted(BEDROOM.glob("*.jpg"))
+def make_clip(folder: Path, frames: int, source: Path = BEDROOM) -> None:
+    """`frames` frames of the clip, back and forth (symlinks), plus its prompts."""
+    sources = sorted(source.resolve().glob("*.jpg"))
+    if not sources:
+        sys.exit(f"{source}: no JPEG frames")
     cycle = sources + sources[-2:0:-1]
     folder.mkdir()
     for i in range(frames):
         (folder / f"{i:05d}.jpg").symlink_to(cycle[i % len(cycle)])
-    for path in BEDROOM.glob("*.json"):
+    for path in source.glob("*.json"):
         (folder / path.name).write_bytes(path.read_bytes())
 
 
@@ -90,6 +94,7 @@ def main() -> None:
     parser.add_argument("--model", default="sam2.1_hiera_tiny")
     parser.add_argument("--image-size", type=int, default=256)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--clip", type=Path, default=BEDROOM, help="default: the shared clip")
     parser.add_argument("--child", nargs=2, metavar=("WAY", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -102,7 +107,7 @@ def main() -> None:
     for frames in args.frames:
         with tempfile.TemporaryDirectory() as temp:
             folder = Path(temp) / "clip"
-            make_clip(folder, frames)
+            make_clip(folder, frames, args.clip)
             for way in args.ways:
                 command = [sys.executable, __file__, "--child", way, str(folder)]
                 command += ["--model", args.model, "--image-size", str(args.image_size)]

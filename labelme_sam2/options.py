@@ -52,6 +52,10 @@ class ModelOptions:
     checkpoints_dir: Path | None = None  # default: $LABELME_SAM2_CHECKPOINTS or ./checkpoints
     device: Device = "auto"  # auto: cuda, else mps, else cpu
     image_size: int | None = None  # SAM 2's input side, a multiple of 32 (default: 1024)
+    # torch.compile SAM 2's parts (sam2's vos_optimized): CUDA only, elsewhere one warning and
+    # no compile. Minutes to compile on the first frames, faster frames after. No variable:
+    # the flag or the API only.
+    compile: bool = False
 
     def __post_init__(self) -> None:
         model_spec(self.model)

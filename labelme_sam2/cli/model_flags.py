@@ -1,5 +1,6 @@
-"""The model flags (--model, --checkpoint, --checkpoints-dir, --device, --image-size), parsed
-into ModelOptions. `track`, and the Label Studio backend's `serve` and `worker`, take them."""
+"""The model flags (--model, --checkpoint, --checkpoints-dir, --device, --image-size,
+--compile), parsed into ModelOptions. `track`, and the Label Studio backend's `serve` and
+`worker`, take them."""
 
 from __future__ import annotations
 
@@ -51,6 +52,12 @@ def add_model_arguments(
         help=f"SAM 2 input size, a multiple of 32 (default: the model's {DEFAULT_IMAGE_SIZE}); "
         "for tests and speed",
     )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile SAM 2 (CUDA only): minutes to compile on the first frames, "
+        "faster frames after; elsewhere a warning and no compile",
+    )
     if environ is not None:
         parser.set_defaults(**model_values_from_env(environ))
 
@@ -62,4 +69,5 @@ def model_options(args: argparse.Namespace) -> ModelOptions:
         checkpoints_dir=args.checkpoints_dir,
         device=args.device,
         image_size=args.image_size,
+        compile=args.compile,
     )

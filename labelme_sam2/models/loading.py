@@ -39,13 +39,21 @@ def load_model(
     choice = options.choice()  # a missing checkpoint is one line, before torch is imported
     from labelme_sam2.sam2_tracker.device import select_device
     from labelme_sam2.sam2_tracker.feature_cache import ImageFeatureCache
-    from labelme_sam2.sam2_tracker.model import build_sam2
+    from labelme_sam2.sam2_tracker.model import build_sam2, compile_unavailable
     from labelme_sam2.sam2_tracker.tracker import Sam2Tracker
 
     device = select_device(options.device)
     if choice.random_weights:
         warn("random weights (--checkpoint random): the masks are meaningless; for tests only")
-    sam2_model = build_sam2(choice, device=device, image_size=options.image_size)
+    compile_model = options.compile
+    if compile_model:
+        reason = compile_unavailable(device)
+        if reason is not None:
+            warn(f"--compile {reason}: running without torch.compile")
+            compile_model = False
+    sam2_model = build_sam2(
+        choice, device=device, image_size=options.image_size, compile=compile_model
+    )
     cache = ImageFeatureCache(max_bytes=feature_cache_bytes) if feature_cache_bytes > 0 else None
     return LoadedModel(
         tracker=Sam2Tracker(sam2_model, feature_cache=cache),
