@@ -10,6 +10,9 @@ The store lives in `.labelme-sam2/` beside the LabelMe files: `masks/NNNNNN.bin`
 run (model identity, frame size and count, fingerprints of the segments and keyframes it
 computed). `run.json` is removed when a run starts and written when it finishes, so masks
 left by a run that failed or was cancelled are never trusted: the next run recomputes them.
+Mask files are written without a disk flush each; one sync before the record puts them (and
+every other output of the run) on disk first, so a record that survives a power cut vouches
+only for masks that did too.
 """
 
 from __future__ import annotations
@@ -27,13 +30,16 @@ from labelme_sam2.core.prompts import FramePrompt, ObjectKey, PromptSet, prompt_
 from labelme_sam2.core.segments import Segment, TrackingPlan
 from labelme_sam2.core.tracking import FrameMasks, LastRunMasks
 from labelme_sam2.errors import InputError, OutputError, Warn
-from labelme_sam2.formats.atomic import make_folder, write_atomically
+from labelme_sam2.formats.atomic import make_folder, sync_to_disk, write_atomically
 from labelme_sam2.formats.mask_codec import pack_masks, unpack_masks
 from labelme_sam2.labelme_adapter.track_input import TrackInput
 from labelme_sam2.writers.base import FrameWriterBase
 
 STORE_DIR = ".labelme-sam2"
 RECORD_VERSION = 2  # 2: "model_identity" (was "settings")
+# zlib level of the mask files: 1 takes a third of 6's CPU (0.6 ms against 1.7 ms for three
+# 1280x720 masks) for files twice as big (3.9 kB against 2.0 kB); any level reads the same.
+MASK_FILE_LEVEL = 1
 
 
 class RunRecord(TypedDict):
@@ -101,6 +107,7 @@ def plan_changes(
 class MaskStore:
     def __init__(self, folder: Path) -> None:
         self.folder = folder / STORE_DIR
+        self._unsynced: list[Path] = []  # mask files written since the last record
 
     @property
     def record_path(self) -> Path:
@@ -144,6 +151,10 @@ class MaskStore:
             ) from error
 
     def finish(self, record: RunRecord) -> None:
+        """Write the record, once the masks it vouches for (and every output written before
+        it) are on disk."""
+        sync_to_disk(self._unsynced)
+        self._unsynced = []
         write_atomically(self.record_path, json.dumps(record, indent=1).encode())
 
     def read(self, frame_index: int) -> dict[ObjectKey, Mask]:
@@ -165,8 +176,10 @@ class MaskStore:
             "keys": [list(key) for key in result.masks],
             "shape": list(masks[0].shape) if masks else [0, 0],
         }
-        data = json.dumps(header).encode() + b"\n" + pack_masks(masks, level=6)
-        write_atomically(self._path(result.frame_index), data)
+        data = json.dumps(header).encode() + b"\n" + pack_masks(masks, level=MASK_FILE_LEVEL)
+        path = self._path(result.frame_index)
+        if write_atomically(path, data, durable=False):  # finish() syncs them all at once
+            self._unsynced.append(path)
 
     def _path(self, frame_index: int) -> Path:
         return self.folder / "masks" / f"{frame_index:06d}.bin"

@@ -175,3 +175,44 @@ def test_crash_between_two_writes_leaves_no_torn_file(bedroom: Path, monkeypatch
             assert data == old[name] or b'"shape_type": "mask"' in data
             new_style += data != old[name]
     assert new_style == 3
+
+
+def test_per_frame_layers_skip_fsync_and_one_sync_comes_before_the_record(
+    bedroom: Path, monkeypatch
+):
+    """Issue 15: files a run recomputes are not synced one by one; LabelMe files (the user's)
+    and one-off files are; the run record comes last, after one sync(2) of everything."""
+    if not Path("/proc/self/fd").is_dir():
+        pytest.skip("needs /proc to tell which file is being synced")
+    from tests.outputs_helpers import track_scripted
+
+    events: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        events.append(os.path.basename(os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    monkeypatch.setattr(atomic.os, "fsync", fsync)
+    monkeypatch.setattr(atomic.os, "sync", lambda: events.append("sync(2)"))
+    track_scripted(bedroom, layers=("png", "davis", "yolo"))
+    monkeypatch.undo()
+    synced = {".".join(name.split(".")[1:3]) for name in events[:-2]}  # .NAME.EXT.XXXX.tmp
+    assert synced == {"objects.csv", "data.yaml", *(f"{i:05d}.json" for i in range(20))}
+    assert events[-2] == "sync(2)" and events[-1].startswith(".run.json.")
+    per_frame = [*(bedroom.parent / "bedroom_masks").rglob("*.png")]
+    per_frame += [*(bedroom.parent / "bedroom_davis").glob("*.png")]
+    per_frame += [*(bedroom / ".labelme-sam2" / "masks").glob("*.bin")]
+    assert len(per_frame) == 20 * 5  # written, whole, none of them synced on its own
+
+
+def test_without_sync2_each_file_is_fsynced(tmp_path: Path, monkeypatch):
+    paths = [tmp_path / "a.bin", tmp_path / "b.bin"]
+    synced: list[int] = []
+    monkeypatch.setattr(atomic.os, "fsync", synced.append)
+    for path in paths:
+        assert atomic.write_atomically(path, b"mask bits", durable=False)
+    assert synced == []
+    monkeypatch.delattr(atomic.os, "sync")  # Windows
+    atomic.sync_to_disk([*paths, tmp_path / "gone.bin"])
+    assert len(synced) == 2

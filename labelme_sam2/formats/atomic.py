@@ -1,19 +1,30 @@
-"""Atomic file replacement: a reader (or a crash) sees the old file or the new one, never half."""
+"""Atomic file replacement: a reader (or a crash) sees the old file or the new one, never half.
+
+The rename is what makes a write atomic, for readers and for a process that dies at any
+point. A power cut is another matter: the rename may reach the disk before the file's data
+does, leaving an empty (or, on some filesystems, old) file. A `durable` write syncs the data
+before the rename, so even then the file is old or new; it costs a disk flush (milliseconds)
+per file, so files a run recomputes anyway (per-frame mask layers, the mask store) skip it,
+and the store is synced once before the run record that vouches for it (sync_to_disk).
+See docs/outputs.md.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from labelme_sam2.errors import OutputError
 
 
-def write_atomically(path: Path, data: bytes) -> bool:
+def write_atomically(path: Path, data: bytes, *, durable: bool = True) -> bool:
     """Write `data` to `path` through a temp file and a rename; return False if it was unchanged.
 
     Skipping identical content keeps re-runs byte-identical and leaves modification times alone.
+    `durable`: sync the data to disk before the rename (old or new after a power cut too).
     """
     try:
         if path.read_bytes() == data:
@@ -29,8 +40,9 @@ def write_atomically(path: Path, data: bytes) -> bool:
     try:
         with os.fdopen(fd, "wb") as temp:
             temp.write(data)
-            temp.flush()
-            os.fsync(temp.fileno())
+            if durable:
+                temp.flush()
+                os.fsync(temp.fileno())
         _keep_mode(path, Path(temp_name))
         os.replace(temp_name, path)
     except BaseException as error:
@@ -45,7 +57,9 @@ def write_atomically(path: Path, data: bytes) -> bool:
 
 
 def replace_atomically(temp: Path, path: Path) -> bool:
-    """Move a finished temp file (same folder) over `path`; return False if content was equal."""
+    """Move a finished temp file (same folder) over `path`; return False if content was equal.
+
+    Not durable: the temp file is not synced (a rendered video, which a run makes again)."""
     try:
         if path.exists() and _same_content(temp, path):
             temp.unlink()
@@ -58,6 +72,28 @@ def replace_atomically(temp: Path, path: Path) -> bool:
             raise _cannot_write(path, error) from error
         raise
     return True
+
+
+def sync_to_disk(paths: Sequence[Path]) -> None:
+    """Put `paths`, written without `durable`, on disk before a record that vouches for them.
+
+    One sync(2) of everything the system has yet to write (every output of the run with it):
+    an fsync per file costs about as much as writing each one durably (each commits the
+    filesystem's journal), sync(2) about one such commit, whatever the number of files (10 ms
+    against 1.3 s for 300 new files on the dev VM). Where there is no sync(2), an fsync of
+    each of `paths`.
+    """
+    if hasattr(os, "sync"):
+        os.sync()
+        return
+    for path in paths:  # Windows
+        try:
+            with path.open("rb+") as file:
+                os.fsync(file.fileno())
+        except FileNotFoundError:
+            continue  # gone: there is nothing of it to lose
+        except OSError as error:
+            raise _cannot_write(path, error) from error
 
 
 def make_folder(path: Path) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from labelme_sam2.core.mask import Mask
+from labelme_sam2.formats.images import grey_mask_png_bytes
 
 # Polygons from masks: contour vertices may stray this far (pixels) to drop redundant points.
 POLYGON_TOLERANCE_PX = 1.0
@@ -34,8 +35,17 @@ def mask_to_polygons(mask: Mask) -> list[list[tuple[float, float]]]:
     Vertices are pixel coordinates, so `polygon_to_mask` gives the mask back up to the
     simplification tolerance. Parts too small to form a polygon (under 3 vertices) are dropped.
     """
+    box = bounding_box(mask)
+    if box is None:
+        return []
+    # One pass over the bounding box only: findContours sees zeros beyond an image's edge, as
+    # beyond the box in the frame, and `offset` gives frame coordinates, so the contours are
+    # the ones the whole frame gives.
     contours, _ = cv2.findContours(
-        mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
+        _crop(mask, box).view(np.uint8),
+        cv2.RETR_EXTERNAL,
+        cv2.CHAIN_APPROX_SIMPLE,
+        offset=(box.x0, box.y0),
     )
     polygons: list[tuple[float, int, int, list[tuple[float, float]]]] = []
     for contour in contours:
@@ -66,16 +76,20 @@ def bounding_box(mask: Mask) -> BoundingBox | None:
     rows = np.flatnonzero(mask.any(axis=1))
     if rows.size == 0:
         return None
-    cols = np.flatnonzero(mask.any(axis=0))
+    cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(axis=0))  # only the rows in use
     return BoundingBox(int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1]))
 
 
+def _crop(mask: Mask, box: BoundingBox) -> Mask:
+    """The box's pixels, contiguous (a bool array, so .view(np.uint8) is 0/1 without a copy)."""
+    return np.ascontiguousarray(mask[box.y0 : box.y1 + 1, box.x0 : box.x1 + 1], dtype=bool)
+
+
 def encode_mask_crop(mask: Mask, box: BoundingBox) -> str:
-    """Base64 PNG of the crop, 0/1 values as labelme's img_arr_to_b64 writes them."""
-    crop = mask[box.y0 : box.y1 + 1, box.x0 : box.x1 + 1].astype(np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(crop, mode="L").save(buffer, format="PNG")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+    """Base64 PNG of the crop: 8-bit greyscale, 0/1 values as labelme's img_arr_to_b64 writes
+    them (labelme reads np.array(PIL.Image.open(...)).astype(bool))."""
+    png = grey_mask_png_bytes(_crop(mask, box).view(np.uint8))
+    return base64.b64encode(png).decode("ascii")
 
 
 def decode_mask_crop(data: str, box: BoundingBox, *, width: int, height: int) -> Mask:

@@ -10,7 +10,7 @@ import numpy as np
 
 from labelme_sam2.core.mask import Mask
 from labelme_sam2.core.prompts import ObjectKey
-from labelme_sam2.formats.mask_codec import bounding_box
+from labelme_sam2.formats.mask_codec import BoundingBox, bounding_box
 from labelme_sam2.render.colors import RGB, object_color, text_color_on
 
 TINT_ALPHA = 0.45
@@ -37,23 +37,37 @@ def draw_overlay(
     one where they overlap)."""
     out = rgb.copy()
     scale = scale_for(rgb)
-    for layer in layers:
-        if not layer.mask.any():
+    boxes = [bounding_box(layer.mask) for layer in layers]
+    for layer, box in zip(layers, boxes, strict=True):
+        if box is None:
             continue
+        # Only the mask's bounding box is read and written (issue 15): same pixels.
+        region = out[box.y0 : box.y1 + 1, box.x0 : box.x1 + 1]
+        where = layer.mask[box.y0 : box.y1 + 1, box.x0 : box.x1 + 1]
         color = np.array(layer.color, dtype=np.float32)
-        tinted = out[layer.mask].astype(np.float32) * (1 - TINT_ALPHA) + color * TINT_ALPHA
-        out[layer.mask] = tinted.round().astype(np.uint8)
-        draw_outline(out, layer.mask, layer.color, thickness=max(1, round(2 * scale)))
+        tinted = region[where].astype(np.float32) * (1 - TINT_ALPHA) + color * TINT_ALPHA
+        region[where] = tinted.round().astype(np.uint8)
+        draw_outline(out, layer.mask, layer.color, thickness=max(1, round(2 * scale)), box=box)
     if labels:
-        for layer in layers:
-            box = bounding_box(layer.mask)
+        for layer, box in zip(layers, boxes, strict=True):
             if box is not None:
                 draw_label(out, layer.name, x=box.x0, y=box.y0, color=layer.color, scale=scale)
     return out
 
 
-def draw_outline(rgb: np.ndarray, mask: Mask, color: RGB, *, thickness: int) -> None:
-    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
+def draw_outline(
+    rgb: np.ndarray, mask: Mask, color: RGB, *, thickness: int, box: BoundingBox | None = None
+) -> None:
+    """The mask's outer and hole contours; `box`, the mask's bounding box when known."""
+    box = box if box is not None else bounding_box(mask)
+    if box is None:
+        return
+    # Traced in the box only: findContours sees zeros beyond an image's edge, as beyond the
+    # box in the frame, and `offset` gives frame coordinates: the contours of the whole mask.
+    crop = np.ascontiguousarray(mask[box.y0 : box.y1 + 1, box.x0 : box.x1 + 1], dtype=bool)
+    contours, _ = cv2.findContours(
+        crop.view(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE, offset=(box.x0, box.y0)
+    )
     cv2.drawContours(rgb, contours, -1, color, thickness, lineType=cv2.LINE_AA)
 
 

@@ -20,7 +20,8 @@ from labelme_sam2.core.prompts import ObjectKey
 from labelme_sam2.core.tracking import FrameMasks
 from labelme_sam2.errors import OutputError
 from labelme_sam2.formats.atomic import make_folder, write_atomically
-from labelme_sam2.formats.images import image_bytes
+from labelme_sam2.formats.images import FAST_INDEXED_PNG, image_bytes
+from labelme_sam2.formats.mask_codec import bounding_box
 from labelme_sam2.render.colors import davis_palette
 from labelme_sam2.writers.base import FrameWriterBase
 
@@ -41,15 +42,19 @@ def index_image(masks: dict[ObjectKey, Mask], objects: Sequence[ObjectKey]) -> n
     height, width = next(iter(masks.values())).shape
     indexed = np.zeros((height, width), dtype=np.uint8)
     for index, key in enumerate(objects, start=1):
-        if key in masks:
-            indexed[masks[key]] = index
+        box = bounding_box(masks[key]) if key in masks else None
+        if box is not None:  # only the box is scanned: an object is a small part of a frame
+            inside = slice(box.y0, box.y1 + 1), slice(box.x0, box.x1 + 1)
+            indexed[inside][masks[key][inside]] = index
     return indexed
 
 
 def indexed_png_bytes(indexed: np.ndarray) -> bytes:
+    """Mode P, 8 bits, DAVIS's 256-colour palette: what DAVIS tools read (the indices through
+    PIL); compressed for speed, the same pixels and palette whatever the level."""
     image = Image.fromarray(indexed, mode="P")
     image.putpalette(PALETTE)
-    return image_bytes(image, optimize=True)
+    return image_bytes(image, **FAST_INDEXED_PNG)
 
 
 class IndexedPngWriter(FrameWriterBase):
@@ -68,4 +73,4 @@ class IndexedPngWriter(FrameWriterBase):
         else:
             indexed = index_image(result.masks, self._objects)
         name = f"{self._frames.stems[result.frame_index]}.png"
-        write_atomically(self.folder / name, indexed_png_bytes(indexed))
+        write_atomically(self.folder / name, indexed_png_bytes(indexed), durable=False)

@@ -58,4 +58,4 @@ class YoloLabelsWriter(FrameWriterBase):
                 lines += yolo_lines(result.masks[key], self._classes[key.label])
         name = f"{self._frames.stems[result.frame_index]}.txt"
         text = "".join(f"{line}\n" for line in lines)
-        write_atomically(self.folder / "labels" / name, text.encode())
+        write_atomically(self.folder / "labels" / name, text.encode(), durable=False)
