@@ -216,3 +216,47 @@ def test_without_sync2_each_file_is_fsynced(tmp_path: Path, monkeypatch):
     monkeypatch.delattr(atomic.os, "sync")  # Windows
     atomic.sync_to_disk([*paths, tmp_path / "gone.bin"])
     assert len(synced) == 2
+
+
+def test_per_frame_files_are_encoded_on_the_pool_and_written_in_order(bedroom: Path, monkeypatch):
+    """Issue 15: LabelMe files, mask PNGs, DAVIS and YOLO are encoded several frames at once on
+    the pipeline's pool (threads named prepare*), the video on its lane's thread only; each
+    kind's files are written in frame order."""
+    import threading
+
+    from labelme_sam2.writers import mask_pngs, videos
+    from tests.outputs_helpers import track_scripted
+
+    encoded_on: set[str] = set()
+    drawn_on: set[str] = set()
+    written: list[str] = []
+    real_png, real_write = mask_pngs.png_bytes, atomic.write_atomically
+
+    def png_bytes(mask):
+        encoded_on.add(threading.current_thread().name)
+        return real_png(mask)
+
+    def write_atomically(path: Path, data: bytes, **kwargs) -> bool:
+        written.append(path.name if path.suffix == ".json" else "")
+        return real_write(path, data, **kwargs)
+
+    real_masked = videos.masked_drawer
+
+    def masked_drawer(fill):
+        draw = real_masked(fill)
+
+        def recorded(rgb, result):
+            drawn_on.add(threading.current_thread().name)
+            return draw(rgb, result)
+
+        return recorded
+
+    monkeypatch.setattr(mask_pngs, "png_bytes", png_bytes)
+    monkeypatch.setattr(
+        "labelme_sam2.labelme_adapter.json_writer.write_atomically", write_atomically
+    )
+    monkeypatch.setattr("labelme_sam2.outputs.masked_drawer", masked_drawer)
+    track_scripted(bedroom, layers=("png", "davis", "yolo"), videos=("masked",))
+    assert encoded_on and all(name.startswith("prepare") for name in encoded_on)
+    assert drawn_on and not any(name.startswith("prepare") for name in drawn_on)
+    assert [name for name in written if name] == [f"{i:05d}.json" for i in range(20)]

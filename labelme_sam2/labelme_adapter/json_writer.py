@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from labelme_sam2.core.mask import Mask
 from labelme_sam2.core.prompts import ObjectKey
 from labelme_sam2.core.tracking import FrameMasks
@@ -52,6 +54,13 @@ def masks_to_shapes(
     return shapes
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    frame_index: int
+    shapes: list[LabelmeShape]
+    data: bytes  # the file with our shapes, as it was read
+
+
 class LabelmeJsonWriter(FrameWriterBase):
     """Rewrites each frame's LabelMe file atomically (so on abort each is old or new, none
     torn); user shapes are kept as they were."""
@@ -63,28 +72,37 @@ class LabelmeJsonWriter(FrameWriterBase):
         self.frames_written = 0  # frames done, a file left as the user saved it included
         self.not_updated: list[NotUpdated] = []  # saved by the user during the run
 
-    def write(self, result: FrameMasks) -> None:
-        self._write(result)
+    def prepare(self, result: FrameMasks) -> object:
+        """Our shapes and the file's new text as read: on the pipeline's pool, several frames
+        at once (core/stages.py). Whether the user saved the file since is seen in commit."""
+        shapes = masks_to_shapes(result.masks, shape_format=self._shape_format)
+        read = self._read(result.frame_index)
+        return _Prepared(result.frame_index, shapes, dumps(with_tool_shapes(read.document, shapes)))
+
+    def commit(self, prepared: object) -> None:
+        assert isinstance(prepared, _Prepared)
+        self._commit(prepared)
         self.frames_written += 1
 
-    def _write(self, result: FrameMasks) -> None:
-        read = self._read(result.frame_index)
-        document = read.document
+    def write(self, result: FrameMasks) -> None:
+        self.commit(self.prepare(result))
+
+    def _commit(self, prepared: _Prepared) -> None:
+        read = self._read(prepared.frame_index)
+        data = prepared.data
         if not unchanged(read.path, read.state):
             frames = self._chunk.frames
             saved = user_version(
                 read.path,
-                tracked=None if read.state is None else document,
-                frame_index=result.frame_index,
+                tracked=None if read.state is None else read.document,
+                frame_index=prepared.frame_index,
                 width=frames.width,
                 height=frames.height,
             )
             if isinstance(saved, NotUpdated):
                 self.not_updated.append(saved)
                 return
-            document = saved
-        shapes = masks_to_shapes(result.masks, shape_format=self._shape_format)
-        data = dumps(with_tool_shapes(document, shapes))
+            data = dumps(with_tool_shapes(saved, prepared.shapes))
         if write_atomically(link_target(read.path), data):
             self.files_changed += 1
 

@@ -23,7 +23,7 @@ from labelme_sam2.formats.atomic import make_folder, write_atomically
 from labelme_sam2.formats.images import FAST_INDEXED_PNG, image_bytes
 from labelme_sam2.formats.mask_codec import bounding_box
 from labelme_sam2.render.colors import davis_palette
-from labelme_sam2.writers.base import FrameWriterBase
+from labelme_sam2.writers.base import FrameFilesWriter
 
 TABLE_NAME = "objects.csv"
 PALETTE = davis_palette()  # built once, not per frame
@@ -57,7 +57,7 @@ def indexed_png_bytes(indexed: np.ndarray) -> bytes:
     return image_bytes(image, **FAST_INDEXED_PNG)
 
 
-class IndexedPngWriter(FrameWriterBase):
+class IndexedPngWriter(FrameFilesWriter):
     def __init__(self, frames: ChunkFrames, objects: Sequence[ObjectKey], *, folder: Path) -> None:
         if len(objects) > 255:
             raise OutputError(folder, f"{len(objects)} objects do not fit an 8-bit indexed PNG")
@@ -67,10 +67,10 @@ class IndexedPngWriter(FrameWriterBase):
         make_folder(folder)
         write_atomically(folder / TABLE_NAME, object_table(self._objects))
 
-    def write(self, result: FrameMasks) -> None:
+    def files(self, result: FrameMasks) -> list[tuple[Path, bytes]]:
         if not result.masks:
             indexed = np.zeros((self._frames.height, self._frames.width), dtype=np.uint8)
         else:
             indexed = index_image(result.masks, self._objects)
         name = f"{self._frames.stems[result.frame_index]}.png"
-        write_atomically(self.folder / name, indexed_png_bytes(indexed), durable=False)
+        return [(self.folder / name, indexed_png_bytes(indexed))]

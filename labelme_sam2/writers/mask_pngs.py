@@ -11,9 +11,9 @@ from labelme_sam2.core.frames import ChunkFrames
 from labelme_sam2.core.mask import Mask
 from labelme_sam2.core.prompts import ObjectKey, file_safe_names
 from labelme_sam2.core.tracking import FrameMasks
-from labelme_sam2.formats.atomic import make_folder, write_atomically
+from labelme_sam2.formats.atomic import make_folder
 from labelme_sam2.formats.images import grey_mask_png_bytes
-from labelme_sam2.writers.base import FrameWriterBase
+from labelme_sam2.writers.base import FrameFilesWriter
 
 
 def png_bytes(mask: Mask) -> bytes:
@@ -22,7 +22,7 @@ def png_bytes(mask: Mask) -> bytes:
     return grey_mask_png_bytes(np.asarray(mask, dtype=bool).view(np.uint8) * np.uint8(255))
 
 
-class MaskPngWriter(FrameWriterBase):
+class MaskPngWriter(FrameFilesWriter):
     def __init__(self, frames: ChunkFrames, objects: list[ObjectKey], *, folder: Path) -> None:
         self._frames = frames
         self.folder = folder
@@ -32,10 +32,11 @@ class MaskPngWriter(FrameWriterBase):
         for folder in (self.folder, *self._object_folders.values()):
             make_folder(folder)
 
-    def write(self, result: FrameMasks) -> None:
+    def files(self, result: FrameMasks) -> list[tuple[Path, bytes]]:
         name = f"{self._frames.stems[result.frame_index]}.png"
         union = np.zeros((self._frames.height, self._frames.width), dtype=bool)
+        files = []
         for key, mask in result.masks.items():
             union |= mask
-            write_atomically(self._object_folders[key] / name, png_bytes(mask), durable=False)
-        write_atomically(self.folder / name, png_bytes(union), durable=False)
+            files.append((self._object_folders[key] / name, png_bytes(mask)))
+        return [*files, (self.folder / name, png_bytes(union))]

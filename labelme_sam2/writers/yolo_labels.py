@@ -17,7 +17,7 @@ from labelme_sam2.core.prompts import ObjectKey, label_ids
 from labelme_sam2.core.tracking import FrameMasks
 from labelme_sam2.formats.atomic import make_folder, write_atomically
 from labelme_sam2.formats.mask_codec import mask_to_polygons
-from labelme_sam2.writers.base import FrameWriterBase
+from labelme_sam2.writers.base import FrameFilesWriter
 
 
 def yolo_lines(mask: Mask, class_id: int) -> list[str]:
@@ -42,7 +42,7 @@ def _yaml_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-class YoloLabelsWriter(FrameWriterBase):
+class YoloLabelsWriter(FrameFilesWriter):
     def __init__(self, frames: ChunkFrames, objects: Sequence[ObjectKey], *, folder: Path) -> None:
         self._frames = frames
         self._objects = list(objects)
@@ -51,11 +51,11 @@ class YoloLabelsWriter(FrameWriterBase):
         make_folder(folder / "labels")
         write_atomically(folder / "data.yaml", data_yaml(self._classes))
 
-    def write(self, result: FrameMasks) -> None:
+    def files(self, result: FrameMasks) -> list[tuple[Path, bytes]]:
         lines: list[str] = []
         for key in self._objects:
             if key in result.masks:
                 lines += yolo_lines(result.masks[key], self._classes[key.label])
         name = f"{self._frames.stems[result.frame_index]}.txt"
         text = "".join(f"{line}\n" for line in lines)
-        write_atomically(self.folder / "labels" / name, text.encode(), durable=False)
+        return [(self.folder / "labels" / name, text.encode())]
