@@ -283,6 +283,7 @@ def run_tracker(sam2_model: Any, folder: Path) -> int:
 
 def run_stock(sam2_model: Any, folder: Path) -> tuple[int, float]:
     """SAM 2's own video loop, as its video notebook runs it; masks taken to the CPU."""
+    from bench.stock_sam2 import add_stock_prompts
     from labelme_sam2.labelme_adapter.chunk import read_folder
     from labelme_sam2.sam2_tracker.device import inference_context
 
@@ -292,17 +293,7 @@ def run_stock(sam2_model: Any, folder: Path) -> tuple[int, float]:
         started = time.perf_counter()
         state = sam2_model.init_state(str(folder))
         load_s = time.perf_counter() - started
-        for obj_id, keyframes in enumerate(prompts.objects.values()):
-            for frame_index, prompt in keyframes.items():
-                box = prompt.box
-                sam2_model.add_new_points_or_box(
-                    state,
-                    frame_index,
-                    obj_id,
-                    points=[[c.x, c.y] for c in prompt.clicks] or None,
-                    labels=[int(c.positive) for c in prompt.clicks] or None,
-                    box=None if box is None else [box.x0, box.y0, box.x1, box.y1],
-                )
+        add_stock_prompts(sam2_model, state, prompts)
         for reverse in (False, True):
             for _, _, logits in sam2_model.propagate_in_video(state, reverse=reverse):
                 _ = (logits > 0).cpu().numpy()

@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 BEDROOM = REPO.parent / "shared" / "data" / "frames" / "bedroom"
 
 
@@ -47,6 +48,7 @@ def make_clip(folder: Path, frames: int, source: Path = BEDROOM) -> None:
 def child(way: str, folder: Path, args: argparse.Namespace) -> None:
     import torch
 
+    from bench.stock_sam2 import add_stock_prompts
     from labelme_sam2.labelme_adapter.chunk import read_folder
     from labelme_sam2.models.registry import choose_model
     from labelme_sam2.sam2_tracker.device import inference_context, select_device
@@ -65,18 +67,7 @@ def child(way: str, folder: Path, args: argparse.Namespace) -> None:
     else:
         with inference_context(device):
             state = sam2_model.init_state(str(folder))
-            for obj_id, (key, keyframes) in enumerate(labelme.prompts.objects.items()):
-                for frame_index, prompt in keyframes.items():
-                    box = prompt.box
-                    sam2_model.add_new_points_or_box(
-                        state,
-                        frame_index,
-                        obj_id,
-                        points=[[c.x, c.y] for c in prompt.clicks] or None,
-                        labels=[int(c.positive) for c in prompt.clicks] or None,
-                        box=None if box is None else [box.x0, box.y0, box.x1, box.y1],
-                    )
-                del key
+            add_stock_prompts(sam2_model, state, labelme.prompts)
             for reverse in (False, True):
                 for _, _, logits in sam2_model.propagate_in_video(state, reverse=reverse):
                     _ = (logits > 0).cpu().numpy()
