@@ -151,16 +151,19 @@ def test_a_cancel_stops_the_tracker_at_its_next_step_not_its_next_frame():
 
 def test_an_error_in_on_progress_stops_everything_and_is_raised():
     lane = Lane()
+    seen_at_error: list[int] = []
 
     def on_progress(done: int) -> None:
         if done == 3:
+            seen_at_error.append(len(lane.seen))
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         StagedRun([lane], total=1000, frames_ahead=2).run(
             frames(1000), on_progress=on_progress, cancelled=lambda: False
         )
-    assert len(lane.seen) < 10
+    # The lane may finish the frames already handed to it (at most 2 ahead), no more.
+    assert len(lane.seen) <= seen_at_error[0] + 2 + 1 < 1000
 
 
 def test_no_lanes_and_no_frames():
