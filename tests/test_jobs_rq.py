@@ -223,7 +223,7 @@ def test_twenty_concurrent_clients_get_every_job_done_exactly_once(
         assert [r["item_index"] for r in prediction["result"]] == [0]
     metrics = requests.get(web.url + "/metrics", timeout=30).text
     assert 'labelme_sam2_jobs{state="done"} 40' in metrics
-    assert "labelme_sam2_workers 2" in metrics
+    assert "labelme_sam2_workers 2" in metrics, workers.logs()
     # A click: the web side has no model, a worker answers it through Redis.
     body: dict[str, Any] = {
         "tasks": [{"id": 1, "data": {"image": local("bedroom/00002.jpg")}}],

@@ -145,7 +145,7 @@ def keep_alive(
     """Beside the job: renew this worker's running job, report the worker (version, GPU
     memory), and let RQ requeue jobs whose worker stopped renewing them."""
     registry = StartedJobRegistry(queue=queue)
-    while not stop.wait(BEAT_SECONDS):
+    while True:  # the first report at start: /health lists a worker as soon as it runs
         try:
             renew_running_jobs(worker, runtime.connection)
             report = json.dumps(_report(worker, runtime))
@@ -153,6 +153,8 @@ def keep_alive(
             registry.cleanup()  # abandoned jobs: retried (Retry) or failed
         except Exception:  # Redis restarting: try again at the next beat
             log.exception("worker heartbeat")
+        if stop.wait(BEAT_SECONDS):
+            return
 
 
 def _report(worker: SimpleWorker, runtime: WorkerRuntime) -> dict[str, object]:
