@@ -1,8 +1,8 @@
 """A chunk's frames decoded once for every reader, on any thread.
 
 The tracker and each writer read frames on threads of their own (core/stages.py), the writers
-a few frames behind the tracker. Each frame is decoded once between them: the last frames
-read are kept, a frame being decoded is waited for rather than decoded again, and while the
+a few frames behind the tracker. Each frame is decoded once between them: the frames
+decoded last are kept, a frame being decoded is waited for rather than decoded again, and while the
 tracker reads forward the next frames are decoded ahead on a thread of their own (PyAV and
 Pillow release the GIL while they decode), so the model does not wait for the decoder.
 """
