@@ -60,8 +60,6 @@ class StageStopped(Exception):
 class _Shared:
     """What the threads share, under `changed`'s lock."""
 
-    lanes: int
-    total: int
     changed: threading.Condition = field(default_factory=threading.Condition)
     # Frames computed and not yet written by every lane: position in the run -> (frame, bytes).
     waiting: dict[int, tuple[FrameMasks, int]] = field(default_factory=dict)
@@ -98,7 +96,7 @@ class StagedRun:
     ) -> None:
         self._lanes = list(lanes)
         self.total = total
-        self._shared = _Shared(lanes=len(lanes), total=total, lane_done=[0] * len(lanes))
+        self._shared = _Shared(lane_done=[0] * len(lanes))
         self._frames_ahead = max(1, frames_ahead)
         self._bytes_ahead = bytes_ahead
         self._depth = max(1, workers or os.cpu_count() or 1)  # frames a lane prepares at once
