@@ -16,6 +16,8 @@ from typing import Protocol
 
 from labelme_sam2 import __version__
 from labelme_sam2.cli import download, extract, render, strobe, track
+from labelme_sam2.cli.console import INTERRUPTED, USER_ERROR, exit_now_if_threads_left, warn
+from labelme_sam2.cli.progress_json import warning_event, write_event
 from labelme_sam2.errors import UserError
 
 PLUGIN_GROUP = "labelme_sam2.commands"
@@ -47,37 +49,51 @@ def build_parser(commands: Sequence[Command]) -> argparse.ArgumentParser:
     return parser
 
 
-def all_commands() -> list[Command]:
-    return [*BUILT_IN, *installed_plugins(), *LAST]
+def all_commands(problems: list[str] | None = None) -> list[Command]:
+    return [*BUILT_IN, *installed_plugins(problems), *LAST]
 
 
-def installed_plugins() -> list[Command]:
-    """Every installed command plugin; one that fails to load is named and left out, so the
-    other commands still work."""
+def installed_plugins(problems: list[str] | None = None) -> list[Command]:
+    """Every installed command plugin; one that fails to load is named (printed, or added to
+    `problems`) and left out, so the other commands still work."""
     plugins = []
     for entry in entry_points(group=PLUGIN_GROUP):
         try:
             plugins.append(entry.load())
         except (ImportError, AttributeError) as error:
-            print(
-                f"labelme-sam2: warning: command {entry.name!r} not loaded ({error})",
-                file=sys.stderr,
-            )
+            problem = f"command {entry.name!r} not loaded ({error})"
+            if problems is None:
+                warn(problem)
+            else:
+                problems.append(problem)
     return plugins
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    commands = all_commands()
-    args = build_parser(commands).parse_args(argv)
+    plugin_problems: list[str] = []
+    commands = all_commands(plugin_problems)
+    try:
+        args = build_parser(commands).parse_args(argv)
+    except SystemExit:  # --help, or a command line argparse refused (as text, exit code 2)
+        for problem in plugin_problems:
+            warn(problem)
+        raise
+    # Known only now: whether stderr is for a program (`track --progress json`)
+    for problem in plugin_problems:
+        if getattr(args, "progress", None) == "json":
+            write_event(sys.stderr, warning_event(problem))
+        else:
+            warn(problem)
     by_name = {command.NAME: command for command in commands}
     try:
         return by_name[args.command].run(args)
     except UserError as error:
         print(f"labelme-sam2: error: {error}", file=sys.stderr)
-        return 2
+        return USER_ERROR
     except KeyboardInterrupt:
         print("labelme-sam2: interrupted", file=sys.stderr)
-        return 130
+        exit_now_if_threads_left(INTERRUPTED)
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Protocol
 
-from labelme_sam2.api import track
-from labelme_sam2.cli.console import progress_bar, warn
+from labelme_sam2.api import TrackResult, track
+from labelme_sam2.cli.cancel_signals import cancel_on_signals
+from labelme_sam2.cli.console import INTERRUPTED, progress_bar, warn
 from labelme_sam2.cli.model_flags import add_model_arguments, model_options
 from labelme_sam2.cli.output_flags import add_output_arguments, output_options
+from labelme_sam2.cli.progress_json import run_with_json_events
+from labelme_sam2.core.pipeline import Progress
 from labelme_sam2.options import SHAPE_FORMATS
 
 NAME = "track"
+PROGRESS_MODES = ("bar", "json")
+NOT_UPDATED = 3  # finished, but some LabelMe files were saved meanwhile and keep the user's version
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -20,7 +27,10 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="masks for every frame of a LabelMe frame folder, a video, or chunk folders",
         description="Read the LabelMe files, propagate their prompts with SAM 2 through every "
         "frame, and write the masks back. A re-run after editing prompts recomputes only the "
-        "frames those edits affect.",
+        "frames those edits affect. Ctrl-C (or SIGTERM) stops after the frame being written, "
+        "every file old or new, prints the summary and exits with code 130; a second Ctrl-C "
+        "stops at once. Exit codes: 0 done, 2 bad input or options (one line says which), 3 "
+        "done but LabelMe files saved during the run were left as saved, 130 cancelled.",
     )
     parser.add_argument(
         "path",
@@ -51,13 +61,48 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="how masks go into the LabelMe files (default: polygon; mask keeps holes exactly)",
     )
     add_output_arguments(parser)
+    parser.add_argument(
+        "--progress",
+        choices=PROGRESS_MODES,
+        default="bar",
+        help="bar (default): a progress bar on a terminal; json: for a program that runs this "
+        "command, stderr is one JSON object per line (a progress event per frame written, "
+        "warnings, an error, a final done event; docs/outputs.md, 'Progress as JSON lines')",
+    )
+
+
+class Reporter(Protocol):
+    """Where the run reports to: a person (a bar, warnings as text) or a program (JSON)."""
+
+    def warn(self, message: str) -> None: ...
+
+    def progress(self) -> AbstractContextManager[Progress]: ...
+
+    def finished(self, result: TrackResult) -> None: ...
+
+
+class ToPerson:
+    def warn(self, message: str) -> None:
+        warn(message)
+
+    def progress(self) -> AbstractContextManager[Progress]:
+        return progress_bar("tracking")
+
+    def finished(self, result: TrackResult) -> None:
+        pass  # the summary line on stdout says it all
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.progress == "json":
+        return run_with_json_events(lambda events: track_and_report(args, reporter=events))
+    return track_and_report(args, reporter=ToPerson())
+
+
+def track_and_report(args: argparse.Namespace, *, reporter: Reporter) -> int:
     # Everything the user can get wrong is checked before torch is even imported.
     model = model_options(args)
     outputs = output_options(args)
-    with progress_bar("tracking") as on_progress:
+    with cancel_on_signals() as cancel, reporter.progress() as on_progress:
         result = track(
             args.path,
             prompts=args.prompts,
@@ -65,10 +110,13 @@ def run(args: argparse.Namespace) -> int:
             outputs=outputs,
             full=args.full,
             on_progress=on_progress,
-            warn=warn,
+            cancel=cancel,
+            warn=reporter.warn,
         )
-    print(result.line())
+    print(result.line(), flush=True)
     for skipped in result.not_updated:
-        warn(f"{skipped.path}: not updated: {skipped.reason}")
-    # 3: finished, but some LabelMe files were saved meanwhile and keep the user's version
-    return 3 if result.not_updated else 0
+        reporter.warn(f"{skipped.path}: not updated: {skipped.reason}")
+    reporter.finished(result)
+    if result.cancelled:
+        return INTERRUPTED
+    return NOT_UPDATED if result.not_updated else 0
