@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Creates .venv-labelme312: Python 3.12 with labelme 7.9.1 (which needs >= 3.12) and our
-# format layer, but no torch, so tests can read our JSON with labelme's own reader.
-# labelme's reader module imports PySide6, so PySide6-Essentials (Qt core, no GUI needed) comes too.
+# Creates .venv-labelme312: Python 3.12 with labelme 7.9.1 (which needs >= 3.12) and
+# labelme-sam2 without torch or SAM 2, for two kinds of tests: reading our JSON with labelme's
+# own reader, and the LabelMe app (labelme_sam2.app, tests/app) under offscreen Qt with
+# pytest-qt. The app drives .venv's labelme-sam2 command for tracking, as a user's GUI-only
+# environment drives another environment's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,10 +22,15 @@ done
 
 echo "setup: creating $venv with $("$python" --version) and labelme 7.9.1" >&2
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
-"$venv/bin/python" -m pip install -q --no-deps labelme==7.9.1
-"$venv/bin/python" -m pip install -q numpy pillow tifffile loguru "PySide6-Essentials>=6.8" \
-  opencv-python-headless
-# Our package without its dependencies: torch and sam2 must stay out of this environment.
+"$venv/bin/python" -m pip install -q labelme==7.9.1 "pytest>=8" "pytest-qt>=4.4" \
+  "pytest-timeout>=2.3"
+# Our package and its dependencies but torch and sam2, which must stay out of this environment.
+"$venv/bin/python" - <<'PY' > "$venv/light-requirements.txt"
+import tomllib
+deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]
+print("\n".join(d for d in deps if not d.startswith(("torch", "sam2"))))
+PY
+"$venv/bin/python" -m pip install -q -r "$venv/light-requirements.txt"
 "$venv/bin/python" -m pip install -q --no-deps -e .
 rm -f "$venv"/.installed-*
 touch "$stamp"

@@ -11,6 +11,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "labelme_sam2"
 BACKEND = PACKAGE.parent / "ls_backend"
 # Every module but the tracker's (sam2_tracker/); models/loading.py imports it only when called.
+# The LabelMe app (app/) needs Python 3.12 and PySide6: tests/app imports every one of its
+# modules in .venv-labelme312, which has no torch at all.
 TORCH_FREE = [
     *sorted(
         ".".join(
@@ -19,7 +21,7 @@ TORCH_FREE = [
             if part != "__init__"
         )
         for path in PACKAGE.rglob("*.py")
-        if "sam2_tracker" not in path.parts and path.name != "__main__.py"
+        if not {"sam2_tracker", "app"} & set(path.parts) and path.name != "__main__.py"
     ),
     # The Label Studio backend's web side: a web process can run without torch (issue 5).
     "ls_backend.app",

@@ -15,7 +15,7 @@ from importlib.metadata import entry_points
 from typing import Protocol
 
 from labelme_sam2 import __version__
-from labelme_sam2.cli import download, extract, render, strobe, track
+from labelme_sam2.cli import download, extract, gui, render, strobe, track
 from labelme_sam2.cli.console import INTERRUPTED, USER_ERROR, exit_now_if_threads_left, warn
 from labelme_sam2.cli.progress_json import warning_event, write_event
 from labelme_sam2.errors import UserError
@@ -33,7 +33,7 @@ class Command(Protocol):
     def run(self, args: argparse.Namespace) -> int: ...
 
 
-BUILT_IN: tuple[Command, ...] = (track, render, strobe, extract)
+BUILT_IN: tuple[Command, ...] = (track, render, strobe, extract, gui)
 LAST: tuple[Command, ...] = (download,)  # after the plugins in --help
 
 
