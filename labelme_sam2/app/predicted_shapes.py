@@ -28,7 +28,12 @@ def make_prompts(shapes: list[Any]) -> int:
     return changed
 
 
+PREDICTED_POINT_SIZE = 2  # labelme's is 8: a mask's polygon has hundreds of vertices
+
+
 def predicted_style(shape: HasFlags) -> dict[str, Any]:
-    """Dashed outlines for predicted shapes, so they stand apart from the user's boxes,
-    clicks and polygons at a glance; labelme's own look for everything else."""
-    return {"line_style": Qt.PenStyle.DashLine} if is_predicted(shape) else {}
+    """Dashed outlines and small vertices for predicted shapes, so they stand apart from the
+    user's boxes, clicks and polygons at a glance; labelme's own look for everything else."""
+    if not is_predicted(shape):
+        return {}
+    return {"line_style": Qt.PenStyle.DashLine, "point_size": PREDICTED_POINT_SIZE}
