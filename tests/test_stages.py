@@ -3,6 +3,7 @@ order on its own thread, and every way a run can stop."""
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -228,3 +229,30 @@ def test_an_error_in_prepare_is_raised_and_stops_the_run():
             frames(100), on_progress=lambda _: None, cancelled=lambda: False
         )
     assert lane.committed == list(range(5))
+
+
+def test_a_second_interrupt_while_the_threads_stop_still_waits_for_them():
+    """Ctrl-C twice: the run waits out the tracker's step in progress (here 0.4 s) before it
+    raises, so no thread of the run is left inside a model call when the process exits."""
+    lane = Lane()
+    run = StagedRun([lane], total=3)
+
+    def results() -> Iterator[FrameMasks]:
+        yield from frames(1)
+        while True:  # a slow model step, then the step hook
+            time.sleep(0.4)
+            run.check_step()
+
+    def interrupt_twice() -> None:
+        # real SIGINTs (a simulated one would wait for the join to end, as no signal wakes it)
+        main = threading.main_thread().ident
+        assert main is not None
+        wait_until(lambda: lane.seen)  # the run is under way, in its watch loop
+        signal.pthread_kill(main, signal.SIGINT)
+        time.sleep(0.1)
+        signal.pthread_kill(main, signal.SIGINT)  # lands while it joins the tracker, mid-step
+
+    threading.Thread(target=interrupt_twice).start()
+    with pytest.raises(KeyboardInterrupt):
+        run.run(results(), on_progress=lambda _: None, cancelled=lambda: False)
+    assert not [t.name for t in threading.enumerate() if t.name in ("tracker", "writer-0")]

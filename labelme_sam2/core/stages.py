@@ -116,16 +116,15 @@ class StagedRun:
     ) -> int | None:
         """Write every result; None when all were written, else the frames every lane wrote
         before a cancel stopped the run. Raises the run's first error."""
-        threads = [threading.Thread(target=self._produce, args=(results,), name="tracker")]
+        threads = [_Stage(partial(self._produce, results), name="tracker")]
         threads += [
-            threading.Thread(target=self._write_lane, args=(number,), name=f"writer-{number}")
+            _Stage(partial(self._write_lane, number), name=f"writer-{number}")
             for number in range(len(self._lanes))
         ]
         if any(isinstance(lane, Preparing) for lane in self._lanes):
             self._pool = ThreadPoolExecutor(self._depth, thread_name_prefix="prepare")
         for thread in threads:
-            thread.daemon = True  # never keeps the process alive; every path joins them
-            thread.start()
+            thread.start()  # every path below waits for each to end
         try:
             stopped_at = self._watch(on_progress, cancelled)
         except BaseException as error:  # a KeyboardInterrupt, an error from on_progress
@@ -134,7 +133,9 @@ class StagedRun:
         finally:
             self._stop_and_join(threads)
             if self._pool is not None:
-                self._pool.shutdown(wait=True, cancel_futures=True)
+                _unless_interrupted(
+                    partial(self._pool.shutdown, wait=True, cancel_futures=True), self._shared
+                )
         if self._shared.error is not None:
             raise self._shared.error
         if stopped_at is not None:
@@ -166,13 +167,14 @@ class StagedRun:
         shared = self._shared
         return shared.producer_done and shared.written() == shared.produced
 
-    def _stop_and_join(self, threads: list[threading.Thread]) -> None:
+    def _stop_and_join(self, threads: list[_Stage]) -> None:
         with self._shared.changed:
             if not self._finished():
                 self._shared.stopping = True
             self._shared.changed.notify_all()
         for thread in threads:
-            thread.join()
+            _unless_interrupted(thread.ended.wait, self._shared)
+            _unless_interrupted(thread.join, self._shared)
 
     def _produce(self, results: Iterable[FrameMasks]) -> None:
         shared = self._shared
@@ -276,3 +278,32 @@ class StagedRun:
                 _, size = shared.waiting.pop(min(shared.waiting))
                 shared.waiting_bytes -= size
             shared.changed.notify_all()
+
+
+class _Stage(threading.Thread):
+    """A stage's thread, with an event it sets as its very last step: a Thread.join that a
+    Ctrl-C interrupts marks the thread as ended while it still runs (CPython 3.11's
+    bpo-45274 handling), so waiting again must not rely on join."""
+
+    def __init__(self, work: Callable[[], None], *, name: str) -> None:
+        super().__init__(name=name, daemon=True)  # never keeps the process alive
+        self._work = work
+        self.ended = threading.Event()
+
+    def run(self) -> None:
+        try:
+            self._work()
+        finally:
+            self.ended.set()
+
+
+def _unless_interrupted(wait: Callable[[], object], shared: _Shared) -> None:
+    """Wait, even through a second Ctrl-C: the threads are stopping (each within one step),
+    and a process that exits while one is inside torch or OpenCV dies in std::terminate. The
+    interrupt is kept as the run's error (unless it has one) and raised once all have ended."""
+    while True:
+        try:
+            wait()
+            return
+        except KeyboardInterrupt as error:
+            shared.fail(error)
