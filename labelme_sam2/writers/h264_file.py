@@ -63,9 +63,13 @@ class H264File:
             ffmpeg_log_level="error",
             # yuv420p needs even sides (an odd one gets a black edge); bitexact keeps re-runs
             # byte-identical; faststart lets a browser play before the download ends.
+            # veryfast: at 720p 16 CPU ms a frame against medium's 37, files 4 % larger at the
+            # same CRF (docs/benchmarks.md): medium could not keep up with a GPU on 2 cores.
             output_params=[
                 "-crf",
                 "18",
+                "-preset",
+                "veryfast",
                 "-vf",
                 "pad=ceil(iw/2)*2:ceil(ih/2)*2",
                 "-fflags",
