@@ -69,8 +69,8 @@ class PriorityGate:
 
 
 class StepwiseTracker:
-    """A tracker whose every step runs under the gate's background turn; between frames (the
-    pipeline writes them, reports progress and checks for cancellation) the gate is free."""
+    """A tracker whose every step runs under the gate's background turn, and which checks the
+    run's cancellation (its `after_step`) after each; between frames the gate is free."""
 
     def __init__(self, tracker: Tracker, gate: PriorityGate) -> None:
         self._tracker = tracker
@@ -85,11 +85,13 @@ class StepwiseTracker:
         after_step: StepHook | None = None,
     ) -> Iterator[FrameMasks]:
         def between_steps() -> None:
-            # One output frame may take many model steps (backward segments, keyframes are
-            # computed before frame 0 comes out): clicks get in between those too.
-            self._gate.yield_to_clicks()
+            # The run's own hook first: a cancelled job stops here (StageStopped) instead of
+            # waiting for clicks first. One output frame may take many model steps (backward
+            # segments, keyframes are computed before frame 0 comes out): clicks get in
+            # between those too.
             if after_step is not None:
                 after_step()
+            self._gate.yield_to_clicks()
 
         steps = self._tracker.track(frames, prompts, plan=plan, after_step=between_steps)
         try:

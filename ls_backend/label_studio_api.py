@@ -7,6 +7,7 @@ Legacy tokens go as `Token <key>`; a personal access token (a JWT refresh token)
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any
@@ -33,11 +34,29 @@ class LabelStudioApi:
         self._lock = threading.Lock()
         self._bearer: tuple[str, float] | None = None  # access token, when it was made
 
-    def task(self, task_id: int) -> dict[str, Any]:
-        task = self._call("GET", f"/api/tasks/{task_id}/")
-        if not isinstance(task, dict):
-            raise LabelStudioApiError(f"task {task_id}: Label Studio answered {task!r}")
-        return task
+    def project_task(self, project: str, task_id: int) -> dict[str, Any] | None:
+        """The task with its data and annotations, or None when project `project` has no task
+        `task_id` (the list holds that project's tasks only).
+
+        From the project's task list, not `GET /api/tasks/<id>/`: for a task without
+        predictions, Label Studio 1.23.2 answers that one by asking the project's ML backend
+        (tasks/api.py TaskAPI.get, whenever `show_collab_predictions` is on, its default), so
+        reading a webhook's task back made it call our /predict: a second job for one save.
+        The list asks the ML backend only for projects with `evaluate_predictions_automatically`
+        (data_manager/api.py TaskListAPI.get), which Label Studio's UI never sets."""
+        query = {"selectedItems": {"all": False, "included": [task_id]}}
+        body = self._call(
+            "GET",
+            "/api/tasks/",
+            params={"project": project, "fields": "all", "query": json.dumps(query)},
+        )
+        tasks = body.get("tasks") if isinstance(body, dict) else None
+        if not isinstance(tasks, list):
+            raise LabelStudioApiError(f"task {task_id}: Label Studio answered {body!r:.200}")
+        for task in tasks:
+            if isinstance(task, dict) and task.get("id") == task_id:
+                return task
+        return None
 
     def label_config(self, project: str) -> str:
         body = self._call("GET", f"/api/projects/{project}/")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from labelme_sam2.api import (
+    Cancelled,
     ChunkFrames,
     FrameWriter,
     MaskPngWriter,
@@ -30,8 +30,6 @@ from ls_backend.media import LabelStudioAccess, MediaCancelled, MediaResolver
 from ls_backend.media_limits import MediaLimits
 from ls_backend.regions import is_prompt, prompts_from_regions
 from ls_backend.results import BrushResults, Result, VideoRectangleResults
-
-log = logging.getLogger(__name__)
 
 
 class Prediction(TypedDict):
@@ -110,8 +108,13 @@ class Predictor:
                         prompts,
                         tracker=StepwiseTracker(self.tracker, self.gate),
                         writers=writers,
-                        on_progress=lambda done, total: _report(job, done, total),
+                        on_progress=job.progress,
+                        # Checked at every model step: a cancelled or replaced job lets go of
+                        # the model within one step, even deep in a backward pass.
+                        cancel=job.cancel_event,
                     )
+            except Cancelled as stop:  # every writer aborted: nothing of it is kept
+                raise JobCancelled(str(stop)) from None
             except UserError as error:  # a frame that does not decode, an unwritable folder
                 raise RequestError(str(error), status=422) from error
         return Prediction(result=collect.results, model_version=self.model_version)
@@ -156,7 +159,7 @@ class Predictor:
         job: JobControl | None,
     ) -> Iterator[TaskMedia]:
         task_id = task.get("id")
-        cancel = None if job is None else _CancelFlag(job)
+        cancel = None if job is None else job.cancel_event  # polled between download chunks
         fetched: list[Path] = []
 
         def local_path(url: object) -> Path:
@@ -201,29 +204,6 @@ class Predictor:
             for path in fetched:
                 self.media.forget(path)
             raise RequestError(f"task {task_id}: {error}", status=422) from error
-
-
-class _CancelFlag:
-    """A job's cancellation as the media download polls it (an Event's is_set)."""
-
-    def __init__(self, job: JobControl) -> None:
-        self._job = job
-
-    def is_set(self) -> bool:
-        """Never raises (the download's watcher polls it): a queue that cannot be asked, a
-        Redis hiccup, reads as not cancelled, and the job's own checks report it."""
-        try:
-            self._job.check_cancelled()
-        except JobCancelled:
-            return True
-        except Exception as error:
-            log.warning("job %s: cannot tell whether it was cancelled: %s", self._job.job_id, error)
-        return False
-
-
-def _report(job: JobControl, done: int, total: int) -> None:
-    job.progress(done, total)
-    job.check_cancelled()
 
 
 def regions_to_prompt_with(

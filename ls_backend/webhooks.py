@@ -10,7 +10,6 @@ import logging
 import queue
 import threading
 from collections.abc import Mapping
-from typing import Any
 
 from ls_backend.errors import RequestError
 from ls_backend.ids import is_id
@@ -93,9 +92,9 @@ class WebhookIntake:
             raise RequestError(
                 "cannot read the task back: set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY"
             )
-        task: dict[str, Any] = api.task(task_id)
-        if str(task.get("project", project)) != project:
-            raise RequestError(f"task {task_id} is not in project {project}")
+        task = api.project_task(project, task_id)  # asks for no prediction: one save, one job
+        if task is None:
+            raise RequestError(f"project {project} has no task {task_id}")
         config = api.label_config(project)
         schema = parse_label_config(config)
         if schema.kind == "image":

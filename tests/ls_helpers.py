@@ -10,6 +10,7 @@ import imageio_ffmpeg
 import numpy as np
 from flask.testing import FlaskClient
 from label_studio_sdk.converter.brush import decode_rle
+from PIL import Image
 
 from labelme_sam2.core.prompts import ObjectKey
 from labelme_sam2.core.tracking import FrameMasks, Tracker
@@ -94,6 +95,22 @@ def local(path: str) -> str:
 
 def frame_urls(count: int = 6) -> list[str]:
     return [local(f"bedroom/{i:05d}.jpg") for i in range(count)]
+
+
+def backward_only_task(task_id: int, root: Path, *, pages: int) -> dict[str, Any]:
+    """A frame-sequence task of `pages` noise frames (written under `root`, Label Studio's
+    document root) whose only prompt is on the last page: SAM 2 tracks every other page
+    backward, model step by model step, before the first page comes out."""
+    folder = root / f"backward-{pages}"
+    if not folder.is_dir():
+        folder.mkdir()
+        rng = np.random.default_rng(pages)
+        for page in range(pages):
+            pixels = rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(folder / f"{page:05d}.png")
+    urls = [local(f"{folder.name}/{page:05d}.png") for page in range(pages)]
+    annotation = {"id": 1, "result": [click(50, 50, "car", page=pages - 1)]}
+    return {"id": task_id, "data": {"frames": urls}, "annotations": [annotation]}
 
 
 def click(x: float, y: float, label: str, *, page: int | None = None, name: str = "click") -> dict:

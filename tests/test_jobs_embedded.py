@@ -15,7 +15,7 @@ import pytest
 from labelme_sam2.core.frames import Frames
 from labelme_sam2.core.prompts import PromptSet
 from labelme_sam2.core.segments import TrackingPlan
-from labelme_sam2.core.tracking import FrameMasks, StepHook
+from labelme_sam2.core.tracking import FrameMasks, StepHook, Tracker
 from ls_backend.app import create_app
 from ls_backend.jobs.embedded import EmbeddedJobs
 from ls_backend.jobs.model import JobControl, JobSpec
@@ -70,7 +70,7 @@ class HeldTracker(ScriptedTracker):
 
 
 class Stack:
-    def __init__(self, tmp_path: Path, tracker: HeldTracker, *, max_queued: int = 1000) -> None:
+    def __init__(self, tmp_path: Path, tracker: Tracker, *, max_queued: int = 1000) -> None:
         self.tracker = tracker
         self.sink = RecordingSink()
         self.predictor = Predictor(
@@ -112,9 +112,10 @@ class Stack:
 
 @pytest.fixture
 def stack(tmp_path: Path, document_root: Path) -> Iterator[Stack]:
-    stack = Stack(tmp_path, HeldTracker())
+    tracker = HeldTracker()
+    stack = Stack(tmp_path, tracker)
     yield stack
-    stack.tracker.hold.set()
+    tracker.hold.set()
     stack.jobs.close()
 
 
@@ -183,6 +184,8 @@ def test_resubmitting_a_task_replaces_its_job_and_it_gets_one_prediction(stack: 
         view = stack.wait(old, "cancelled", "done", "failed")
         assert view["state"] == "cancelled" and view["replaced_by"] == new
         assert stack.wait(new, "done")["prediction_id"] is not None
+    never_ran = stack.client.get(f"/jobs/{queued}").json  # replaced while queued: never started
+    assert never_ran["started_at"] is None and never_ran["attempts"] == 0
     assert stack.sink.writes == 2  # the replaced jobs wrote nothing
     for task_id in (1, 2):
         (prediction,) = stack.sink.by_task[task_id]
@@ -193,7 +196,11 @@ def test_cancel_stops_a_running_job_and_retry_runs_it_again(stack: Stack) -> Non
     stack.tracker.hold.clear()
     job = stack.batch(frames_task(1))["jobs"][0]
     stack.wait(job, "running")
-    assert stack.client.post(f"/jobs/{job}/cancel").status_code == 200
+    cancelling = stack.client.post(f"/jobs/{job}/cancel")
+    assert cancelling.status_code == 200 and cancelling.json["state"] == "cancelling"
+    again = stack.client.post(f"/jobs/{job}/cancel")  # while its step finishes: nothing more
+    assert again.status_code == 200 and again.json["state"] == "cancelling"
+    assert stack.client.get("/jobs?state=cancelling").json["jobs"][0]["id"] == job
     stack.tracker.hold.set()
     assert stack.wait(job, "cancelled", "done")["state"] == "cancelled"
     assert stack.sink.writes == 0

@@ -30,7 +30,7 @@ from ls_backend.jobs.rq_queue import PERFORM, SERIALIZER, RqJobs, connect
 from ls_backend.settings import BackendSettings
 from ls_backend.wsgi import build_app
 from tests.label_studio_server import free_port
-from tests.ls_helpers import FRAMES, IMAGE, click, local
+from tests.ls_helpers import FRAMES, IMAGE, backward_only_task, click, local
 from tests.redis_server import RedisServer, web_side_settings
 
 LABELME_SAM2 = str(Path(sys.executable).with_name("labelme-sam2"))
@@ -259,6 +259,41 @@ def test_a_worker_killed_mid_job_leaves_the_job_to_another_and_one_prediction(
     (prediction,) = fake.of_task(7)
     assert prediction["id"] == view["prediction_id"]
     assert len({r["item_index"] for r in prediction["result"]}) == 6
+
+
+@pytest.mark.sam2
+@pytest.mark.timeout(600)  # the worker's start (120 s), the jobs
+def test_a_replaced_job_never_starts_and_a_cancel_stops_the_worker_within_a_step(
+    rq_stack: tuple[Web, Workers, FakePredictionsApi], document_root: Path
+) -> None:
+    """Under Redis: a job replaced while queued never runs; a running job whose only keyframe
+    is its last frame (a backward pass before any output frame) is `cancelling` as soon as
+    it is cancelled, and `cancelled` within 2 s; nothing is written."""
+    web, workers, fake = rq_stack
+    long_task = backward_only_task(9, document_root, pages=60)
+    (stale,) = web.batch(long_task)  # no worker yet: both wait in the queue
+    (current,) = web.batch(long_task)
+    workers.start("w1")
+    deadline = time.monotonic() + 120
+    while (view := web.job(current))["state"] != "running":
+        assert view["state"] == "queued" and time.monotonic() < deadline, workers.logs()
+        time.sleep(0.01)
+    time.sleep(1.0)
+    assert web.job(current)["frames_done"] == 0  # still tracking backward
+    cancelled_at = time.monotonic()
+    answer = requests.post(f"{web.url}/jobs/{current}/cancel", timeout=30).json()
+    assert answer["state"] == "cancelling", answer
+    while (view := web.job(current))["state"] == "cancelling":
+        assert time.monotonic() - cancelled_at < 30, workers.logs()
+        time.sleep(0.01)
+    stopped_after = time.monotonic() - cancelled_at
+    print(f"\nRedis worker: cancelled {stopped_after:.2f} s after the cancel")
+    assert view["state"] == "cancelled" and view["frames_done"] == 0, view
+    assert stopped_after < 2.0, workers.logs()
+    never_ran = web.job(stale)
+    assert never_ran["state"] == "cancelled" and never_ran["replaced_by"] == current
+    assert never_ran["started_at"] is None and never_ran["attempts"] == 0
+    assert fake.created == [] and fake.deleted == []
 
 
 @pytest.mark.sam2

@@ -63,6 +63,7 @@ class Stack:
     backend_url: str
     media: Path
     masks: Path
+    backend_log: Path
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +75,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         BackendProcess(server, root, executable=SERVE, basic_auth=AUTH) as backend,
     ):
         api = LabelStudioApi(server)
-        yield Stack(api=api, backend_url=backend.url, media=media, masks=backend.masks)
+        yield Stack(
+            api=api,
+            backend_url=backend.url,
+            media=media,
+            masks=backend.masks,
+            backend_log=backend.log_path,
+        )
 
 
 def settled(stack: Stack, task_id: int, *, timeout: float = 240) -> list[dict[str, Any]]:
@@ -96,6 +103,15 @@ def backend_jobs(stack: Stack, task_id: int) -> list[dict[str, Any]]:
     )
     jobs: list[dict[str, Any]] = answer.json()["jobs"]
     return jobs
+
+
+def assert_one_job_per_save(stack: Stack, task_id: int, *, saves: int) -> None:
+    """Each save started one job, which wrote the prediction: reading the task back for the
+    webhook did not make Label Studio call /predict for a job of its own (which the webhook's
+    job would then replace)."""
+    jobs = backend_jobs(stack, task_id)
+    assert len(jobs) == saves, jobs
+    assert all(job["state"] == "done" and job["replaced_by"] is None for job in jobs), jobs
 
 
 def core_masks(frames: Frames, prompts: PromptSet, sam2_model: Any) -> CollectMasks:
@@ -247,6 +263,7 @@ def test_a_video_gets_a_box_on_every_visible_frame(stack: Stack, tiny_sam2: Any)
     stack.api.add_local_storage(project, stack.media / "video", regex=r"clip\.mp4")
     (task,) = stack.api.tasks(project)
 
+    # Saving the annotation is all it takes: its webhook starts the job.
     stack.api.create_annotation(
         task["id"],
         [
@@ -255,9 +272,8 @@ def test_a_video_gets_a_box_on_every_visible_frame(stack: Stack, tiny_sam2: Any)
         ],
     )
 
-    stack.api.retrieve_predictions(project, [task["id"]])
-
     (prediction,) = settled(stack, task["id"])
+    assert_one_job_per_save(stack, task["id"], saves=1)
     with VideoFrames(stack.media / CLIP) as video:
         width, height = video.width, video.height
         prompts = PromptSet()
@@ -373,6 +389,7 @@ def test_saving_an_annotation_starts_a_job_whose_prediction_replaces_the_last(
 
     annotation = stack.api.create_annotation(task["id"], [click_at(30, "car")])
     (first,) = settled(stack, task["id"])
+    assert_one_job_per_save(stack, task["id"], saves=1)
     want = expected(30, "car")
     assert set(got(first)) == set(want)
     assert all(np.array_equal(mask, want[k]) for k, mask in got(first).items())
@@ -388,6 +405,19 @@ def test_saving_an_annotation_starts_a_job_whose_prediction_replaces_the_last(
         assert time.monotonic() < deadline, jobs
         time.sleep(0.5)
     (second,) = settled(stack, task["id"])  # one prediction: the update's replaced the first
+    assert_one_job_per_save(stack, task["id"], saves=2)
+
+    # A forged webhook naming the task under another project: the read-back asks that project,
+    # which has no such task, so nothing is queued.
+    other = stack.api.create_project("webhook-other", FRAMES)
+    forged = {"action": "ANNOTATION_UPDATED", "project": {"id": other}, "task": {"id": task["id"]}}
+    assert requests.post(f"{stack.backend_url}/webhook", json=forged, timeout=30).json()["queued"]
+    refused = f"project {other} has no task {task['id']}"
+    deadline = time.monotonic() + 60
+    while refused not in stack.backend_log.read_text():
+        assert time.monotonic() < deadline, stack.backend_log.read_text()[-3000:]
+        time.sleep(0.2)
+    assert len(backend_jobs(stack, task["id"])) == 2
     want = expected(60, "person")
     assert second["id"] != first["id"] and set(got(second)) == set(want)
     assert all(np.array_equal(mask, want[k]) for k, mask in got(second).items())

@@ -89,11 +89,11 @@ class _SlowBook:
     def api(self, _: str) -> _SlowBook:
         return self
 
-    def task(self, task_id: int) -> dict[str, Any]:
+    def project_task(self, project: str, task_id: int) -> dict[str, Any]:
         self.reads.append(task_id)
         self.reading.set()
         assert self.release.wait(10)
-        return {"id": task_id, "project": 3}
+        return {"id": task_id, "project": int(project)}
 
     def label_config(self, _: str) -> str:
         return "<View><Image name='image' value='$image'/></View>"  # image: no job

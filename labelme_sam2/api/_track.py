@@ -76,8 +76,9 @@ def track(
 
     Everything the user can get wrong (files, prompts, options, the checkpoint) raises a
     UserError before the model loads or anything is written. `on_progress(done, total)` runs
-    after each frame is written; once `cancel` is set the run stops after the frame it is
-    writing, with every file old or new (the result says `cancelled`)."""
+    after each frame is written; once `cancel` is set the tracker stops at its next model step
+    and each output after the frame it is writing, every file old or new (the result says
+    `cancelled`)."""
     track_input = open_track_input(
         Path(path), prompts_folder=None if prompts is None else Path(prompts), warn=warn
     )

@@ -40,8 +40,9 @@ KEPT_DURATIONS = 1000
 
 
 class _Control:
-    def __init__(self, queue: EmbeddedJobs, job_id: str) -> None:
+    def __init__(self, queue: EmbeddedJobs, job_id: str, cancel_event: threading.Event) -> None:
         self.job_id = job_id
+        self.cancel_event = cancel_event  # set by the queue, under its lock (_cancel)
         self._queue = queue
 
     def progress(self, done: int, total: int) -> None:
@@ -50,7 +51,7 @@ class _Control:
             view["frames_done"], view["frames_total"] = done, total
 
     def check_cancelled(self) -> None:
-        if self.job_id in self._queue._cancel_requested:
+        if self.cancel_event.is_set():
             raise JobCancelled(self.job_id)
 
 
@@ -67,7 +68,9 @@ class EmbeddedJobs:
         self._specs: dict[str, JobSpec] = {}
         self._queued: collections.deque[str] = collections.deque()
         self._current: dict[str, str] = {}  # task key -> its latest job
-        self._cancel_requested: set[str] = set()
+        # Running jobs' cancel events: set on cancel or replacement, the run stops at its next
+        # model step (not its next output frame: a backward pass may take minutes).
+        self._running: dict[str, threading.Event] = {}
         self._finished: collections.deque[str] = collections.deque()
         self._durations: collections.deque[float] = collections.deque(maxlen=KEPT_DURATIONS)
         self._closing = False
@@ -112,7 +115,7 @@ class EmbeddedJobs:
                 raise UnknownJob(job_id)
             if self._views[job_id]["state"] in FINISHED:
                 raise JobConflict(f"job {job_id} is already {self._views[job_id]['state']}")
-            self._cancel(job_id)
+            self._cancel(job_id)  # a cancelling job: nothing more to do
             return self._views[job_id].copy()
 
     def retry(self, job_id: str) -> JobView:
@@ -146,9 +149,7 @@ class EmbeddedJobs:
         deadline = time.monotonic() + timeout
         with self._lock:
             return self._wake.wait_for(
-                lambda: (
-                    not self._queued and all(v["state"] != "running" for v in self._views.values())
-                ),
+                lambda: not self._queued and not self._running,
                 timeout=max(0.0, deadline - time.monotonic()),
             )
 
@@ -159,8 +160,9 @@ class EmbeddedJobs:
         if view["state"] == "queued":
             self._queued.remove(job_id)
             self._finish(job_id, "cancelled", None)
-        else:  # running: stops at its next frame
-            self._cancel_requested.add(job_id)
+        elif view["state"] == "running":  # stops at its next model step, writes nothing
+            view["state"] = "cancelling"
+            self._running[job_id].set()
 
     def _finish(self, job_id: str, state: JobState, error: str | None) -> None:
         view = self._views[job_id]
@@ -168,7 +170,7 @@ class EmbeddedJobs:
         finished = view["finished_at"] = time.time()
         if view["started_at"] is not None and state == "done":
             self._durations.append(finished - view["started_at"])
-        self._cancel_requested.discard(job_id)
+        self._running.pop(job_id, None)
         if state == "done":  # only failed and cancelled jobs are retried
             self._specs.pop(job_id, None)
         self._finished.append(job_id)
@@ -188,21 +190,21 @@ class EmbeddedJobs:
                 self._wake.wait_for(lambda: self._queued or self._closing)
                 if self._closing:
                     return
+                # A replaced or cancelled job left the queue at once: what is queued is current.
                 job_id = self._queued.popleft()
                 view = self._views[job_id]
                 view["state"], view["started_at"] = "running", time.time()
                 view["attempts"] += 1
                 spec = self._specs[job_id]
-            self._run(job_id, spec)
+                cancel_event = self._running[job_id] = threading.Event()
+            self._run(job_id, spec, _Control(self, job_id, cancel_event))
 
-    def _run(self, job_id: str, spec: JobSpec) -> None:
+    def _run(self, job_id: str, spec: JobSpec, control: _Control) -> None:
         state: JobState = "done"
         error: str | None = None
         prediction_id: int | None = None
         try:
-            prediction_id = self._execute(
-                spec, _Control(self, job_id), lambda: self._still_current(job_id, spec)
-            )
+            prediction_id = self._execute(spec, control, lambda: self._still_current(job_id, spec))
         except JobCancelled:
             state = "cancelled"
         except (JobFailed, LabelStudioApiError) as failure:  # retry from /jobs once it is fixed
@@ -222,7 +224,7 @@ class EmbeddedJobs:
         with self._publishing:
             with self._lock:
                 current = self._current.get(task_key(spec)) == job_id
-                current = current and job_id not in self._cancel_requested
+                current = current and not self._running[job_id].is_set()
             yield current
 
 

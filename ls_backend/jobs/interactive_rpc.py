@@ -1,6 +1,7 @@
 """Clicks over Redis, when the web process holds no model: the web side pushes a request and
 waits on its own reply key; a thread in each `labelme-sam2 worker` pops requests and answers
-them ahead of that worker's background job (gpu_gate.py), so a click waits one frame at most."""
+them ahead of that worker's background job (gpu_gate.py), so a click waits one model step at
+most."""
 
 from __future__ import annotations
 

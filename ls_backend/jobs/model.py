@@ -3,12 +3,21 @@ shows) and the control a running job reports to."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any, Literal, Protocol, TypedDict
 
-JobState = Literal["queued", "running", "done", "failed", "cancelled"]
-JOB_STATES: tuple[JobState, ...] = ("queued", "running", "done", "failed", "cancelled")
+# cancelling: cancelled (or replaced) while running, its model step finishing; then cancelled.
+JobState = Literal["queued", "running", "cancelling", "done", "failed", "cancelled"]
+JOB_STATES: tuple[JobState, ...] = (
+    "queued",
+    "running",
+    "cancelling",
+    "done",
+    "failed",
+    "cancelled",
+)
 FINISHED: frozenset[JobState] = frozenset({"done", "failed", "cancelled"})
 
 
@@ -45,6 +54,9 @@ class JobCancelled(Exception):
 
 class JobControl(Protocol):
     job_id: str
+    # Set once the job is cancelled or replaced. The run watches it (labelme_sam2.api's
+    # `cancel`): the tracker stops at its next model step, a download at its next chunk.
+    cancel_event: threading.Event
 
     def progress(self, done: int, total: int) -> None:
         """Frames written so far, of all; cheap to call on every frame."""

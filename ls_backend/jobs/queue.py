@@ -61,7 +61,9 @@ class JobQueue(Protocol):
         ...
 
     def cancel(self, job_id: str) -> JobView:
-        """A queued job never runs; a running one stops after its current frame."""
+        """A queued job never runs; a running one is `cancelling` at once and stops at its
+        next model step (a frame tracked, a keyframe decoded, a download chunk), writing
+        nothing; a cancelling one is left as it is."""
         ...
 
     def retry(self, job_id: str) -> JobView:

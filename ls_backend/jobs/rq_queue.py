@@ -184,7 +184,8 @@ class RqJobs:
         self._stop(previous)
 
     def _stop(self, job: Job) -> None:
-        # A running job polls this key between frames; a queued one is taken off the queue.
+        # A running job's worker polls this key (CANCEL_POLL_SECONDS) and stops at its next
+        # model step; a queued one is taken off the queue.
         self.connection.set(cancel_key(job.id), 1, ex=KEEP_SECONDS)
         if job.get_status() in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
             with contextlib.suppress(InvalidJobOperation):  # started: the key stops it
@@ -210,9 +211,15 @@ class RqJobs:
             for job in jobs:
                 pipe.hgetall(progress_key(job.id))
                 pipe.get(replaced_key(job.id))
+                pipe.exists(cancel_key(job.id))
             extras = pipe.execute()
         return [
-            view_of(job, progress=extras[2 * i], replaced_by=extras[2 * i + 1])
+            view_of(
+                job,
+                progress=extras[3 * i],
+                replaced_by=extras[3 * i + 1],
+                cancel_requested=bool(extras[3 * i + 2]),
+            )
             for i, job in enumerate(jobs)
         ]
 
@@ -239,9 +246,16 @@ _STATES: dict[str, JobState] = {
 }
 
 
-def view_of(job: Job, *, progress: dict[bytes, bytes], replaced_by: bytes | None) -> JobView:
+def view_of(
+    job: Job,
+    *,
+    progress: dict[bytes, bytes],
+    replaced_by: bytes | None,
+    cancel_requested: bool = False,
+) -> JobView:
     """RQ's status and timestamps over the view the job was submitted with; the worker's
-    outcome (cancelled, failed for a reason) comes from the job's meta."""
+    outcome (cancelled, failed for a reason) comes from the job's meta. A running job whose
+    cancel key is set is `cancelling`: its worker stops it at its next model step."""
     meta: dict[str, Any] = job.meta if isinstance(job.meta, dict) else {}
     view = submitted_view(job, meta.get("view"))
     status = job.get_status(refresh=False)
@@ -249,11 +263,14 @@ def view_of(job: Job, *, progress: dict[bytes, bytes], replaced_by: bytes | None
     outcome = meta.get("outcome")
     if state == "done" and outcome in ("cancelled", "failed"):
         state = outcome
+    if state == "running" and cancel_requested:
+        state = "cancelling"
     view["state"] = state
     view["frames_done"] = int(progress.get(b"done", 0))
     view["frames_total"] = int(progress.get(b"total", 0))
     view["started_at"] = job.started_at.timestamp() if job.started_at else None
-    view["finished_at"] = job.ended_at.timestamp() if job.ended_at and state != "running" else None
+    running = state in ("running", "cancelling")
+    view["finished_at"] = job.ended_at.timestamp() if job.ended_at and not running else None
     view["error"] = meta.get("error")
     if state == "failed" and view["error"] is None:
         view["error"] = "the worker failed (see its log)"

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 from rq.job import Job, get_current_job
 from rq.registry import StartedJobRegistry
@@ -40,7 +41,7 @@ from ls_backend.prediction import Predictor
 log = logging.getLogger(__name__)
 LIVENESS_SECONDS = 15  # a job whose worker has not renewed it this long is taken as abandoned
 BEAT_SECONDS = 3.0
-CANCEL_POLL_SECONDS = 0.5
+CANCEL_POLL_SECONDS = 0.2  # a cancel reaches a running job this late at most (then one step)
 
 
 @dataclass
@@ -63,10 +64,14 @@ def install(runtime: WorkerRuntime) -> None:
 
 
 class _RqControl:
+    """A job's progress and cancellation on Redis. While `watching()`, a thread looks at the
+    job's cancel key every CANCEL_POLL_SECONDS and sets `cancel_event`, which the run checks
+    at every model step: a cancel set by the web side stops the job within that plus a step."""
+
     def __init__(self, job: Job, connection: Redis) -> None:
         self.job_id = job.id
+        self.cancel_event = threading.Event()
         self._connection = connection
-        self._checked = 0.0
 
     def progress(self, done: int, total: int) -> None:
         with self._connection.pipeline() as pipe:  # one round trip per frame
@@ -75,12 +80,32 @@ class _RqControl:
             pipe.execute()
 
     def check_cancelled(self) -> None:
-        now = time.monotonic()
-        if now - self._checked < CANCEL_POLL_SECONDS:
-            return
-        self._checked = now
-        if self._connection.exists(cancel_key(self.job_id)):
+        """Asks Redis now (not the watcher's last look)."""
+        if self.cancel_event.is_set() or self._connection.exists(cancel_key(self.job_id)):
+            self.cancel_event.set()
             raise JobCancelled(self.job_id)
+
+    @contextmanager
+    def watching(self) -> Iterator[None]:
+        stop = threading.Event()
+        watcher = threading.Thread(
+            target=self._watch, args=(stop,), name=f"cancel-watch-{self.job_id}", daemon=True
+        )
+        watcher.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            watcher.join()
+
+    def _watch(self, stop: threading.Event) -> None:
+        while not stop.wait(CANCEL_POLL_SECONDS):
+            try:
+                if self._connection.exists(cancel_key(self.job_id)):
+                    self.cancel_event.set()
+                    return
+            except RedisError as error:  # Redis restarting: the job's own checks still ask
+                log.warning("job %s: cannot tell whether it was cancelled: %s", self.job_id, error)
 
 
 def perform(spec: JobSpec) -> int | None:
@@ -97,15 +122,20 @@ def perform(spec: JobSpec) -> int | None:
         renew_running_jobs(runtime.worker, runtime.connection)
     control = _RqControl(job, runtime.connection)
     try:
+        # A job cancelled, or replaced by a newer job of its task, since it was queued never
+        # starts: its prediction would be replaced anyway.
         control.check_cancelled()
-        prediction_id = run_job(
-            spec,
-            predictor=runtime.predictor,
-            control=control,
-            access=runtime.access,
-            sink=runtime.api,
-            still_current=lambda: _still_current(runtime.connection, job.id, spec),
-        )
+        if not _is_current(runtime.connection, job.id, spec):
+            raise JobCancelled(job.id)
+        with control.watching():
+            prediction_id = run_job(
+                spec,
+                predictor=runtime.predictor,
+                control=control,
+                access=runtime.access,
+                sink=runtime.api,
+                still_current=lambda: _still_current(runtime.connection, job.id, spec),
+            )
     except JobCancelled:
         job.meta["outcome"] = "cancelled"
         prediction_id = None
@@ -125,9 +155,14 @@ def perform(spec: JobSpec) -> int | None:
 @contextmanager
 def _still_current(connection: Redis, job_id: str, spec: JobSpec) -> Iterator[bool]:
     with task_lock(connection, task_key(spec)):
-        latest = connection.get(current_key(task_key(spec)))
         cancelled = connection.exists(cancel_key(job_id))
-        yield latest is not None and as_text(latest) == job_id and not cancelled
+        yield _is_current(connection, job_id, spec) and not cancelled
+
+
+def _is_current(connection: Redis, job_id: str, spec: JobSpec) -> bool:
+    """Whether the job is still its task's latest (no newer one was submitted)."""
+    latest = connection.get(current_key(task_key(spec)))
+    return latest is not None and as_text(latest) == job_id
 
 
 def renew_running_jobs(worker: SimpleWorker, connection: Redis) -> None:
