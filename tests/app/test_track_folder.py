@@ -24,6 +24,11 @@ def test_track_folder_fills_every_frame_and_keeps_the_users_shapes(qtbot, make_w
     assert outcome.done is not None and outcome.done["frames_written"] == 12
     assert "tracked 12 frames x 2 objects" in outcome.summary
     assert "tracked 12 frames" in window.statusBar().currentMessage()
+    # the open frame was reloaded with its masks
+    assert {shape.label for shape in window.canvas_shapes() if is_predicted(shape)} == {
+        "boy",
+        "girl",
+    }
     # labelme's own Next, as a user steps through the folder
     for _ in range(7):
         window._actions.open_next_img.trigger()
@@ -38,12 +43,16 @@ def test_track_folder_fills_every_frame_and_keeps_the_users_shapes(qtbot, make_w
     )
 
 
-def test_progress_shows_frames_speed_and_time_left(qtbot, make_window, folder):
+def test_progress_shows_frames_speed_and_time_left_while_the_user_steps_frames(
+    qtbot, make_window, folder
+):
     window = make_window(folder)
     seen: list[str] = []
     window.sam2.track.trigger()
     assert window.progress.isVisible() and not window.sam2.track.isEnabled()
     window.tracking.run.progress.connect(lambda *_: seen.append(window.progress.text.text()))
+    # the window stays responsive: step through frames the tracker is writing
+    window.tracking.run.progress.connect(lambda *_: window._actions.open_next_img.trigger())
     qtbot.waitUntil(lambda: not window.tracking.is_running(), timeout=TRACK_TIMEOUT_MS)
     assert any("/12 frames" in text and "frames/s" in text and "left" in text for text in seen)
     assert seen[-1].startswith("Tracking: 12/12 frames")
@@ -125,3 +134,17 @@ def test_show_predicted_shapes_hides_them_on_every_frame(qtbot, make_window, fol
         assert all(shape.visible for shape in shapes if not is_predicted(shape))
     window.sam2.show_predicted.setChecked(True)
     assert all(shape.visible for shape in window.canvas_shapes())
+
+
+def test_track_folder_saves_the_open_frame_first(qtbot, make_window, folder):
+    window = make_window(folder)
+    window._actions.save_auto.setChecked(False)
+    boy = next(shape for shape in window.canvas_shapes() if shape.label == "boy")
+    boy.label = "kid"
+    window.shapes_edited()
+    assert window.has_unsaved_changes()
+
+    assert track_and_wait(qtbot, window).finished
+
+    shapes_7 = json.loads((folder / "00007.json").read_text())["shapes"]
+    assert predicted_labels(shapes_7) == {"kid", "girl"}
