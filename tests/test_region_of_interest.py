@@ -88,7 +88,7 @@ def reference_overlay(rgb: np.ndarray, layers: Sequence[ObjectLayer]) -> np.ndar
     return out
 
 
-def reference_polygons(mask: np.ndarray) -> list[list[tuple[float, float]]]:
+def reference_polygons(mask: np.ndarray) -> list[list[list[float]]]:
     contours, _ = cv2.findContours(
         mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
     )
@@ -97,7 +97,7 @@ def reference_polygons(mask: np.ndarray) -> list[list[tuple[float, float]]]:
         simplified = cv2.approxPolyDP(contour, POLYGON_TOLERANCE_PX, True).reshape(-1, 2)
         if len(simplified) < 3:
             continue
-        points = [(float(x), float(y)) for x, y in simplified]
+        points = [[float(x), float(y)] for x, y in simplified]
         top, left = int(simplified[:, 1].min()), int(simplified[:, 0].min())
         polygons.append((-float(cv2.contourArea(contour)), top, left, points))
     polygons.sort(key=lambda item: item[:3])

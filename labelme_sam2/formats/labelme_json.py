@@ -8,6 +8,7 @@ both read what this module writes.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import stat
@@ -247,5 +248,62 @@ def tool_shape(
 
 
 def dumps(document: LabelmeDocument) -> bytes:
-    """Serialise as labelme does (2-space indent, UTF-8); same input, same bytes."""
+    """Serialise as labelme does (2-space indent, UTF-8); same input, same bytes: exactly
+    `json.dumps(document, ensure_ascii=False, indent=2)`.
+
+    Python's json indents in pure Python, 2 µs a number; the shapes' points, nearly all of a
+    file, are written here in one pass instead (4x faster), so a frame of ragged masks does not
+    hold the GIL for tens of milliseconds while the model's thread waits for it. Any point
+    that is not a pair of plain numbers, or a document whose text could hold our placeholder,
+    goes through json alone."""
+    shapes = document.get("shapes")
+    points_text: list[str] = []
+    if isinstance(shapes, list) and all(isinstance(shape, dict) for shape in shapes):
+        stand_ins: list[object] = []
+        for shape in shapes:
+            text = _points_text(shape.get("points"))
+            if text is None:
+                stand_ins.append(shape)
+            else:
+                stand_ins.append({**shape, "points": f"{_PLACEHOLDER}{len(points_text)}"})
+                points_text.append(text)
+        if points_text:
+            text = json.dumps({**document, "shapes": stand_ins}, ensure_ascii=False, indent=2)
+            if len(_PLACED.findall(text)) == len(points_text):  # no other string held one
+                placed = _PLACED.sub(lambda found: points_text[int(found[1])], text)
+                return placed.encode("utf-8")
     return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
+
+
+_PLACEHOLDER = "\x00labelme-sam2 points "  # json writes "\\u0000...": no LabelMe text has it
+_PLACED = re.compile(r'"\\u0000labelme-sam2 points (\d+)"')
+_POINT_INDENT = " " * 8  # a point in "shapes": [ { "points": [ here ] } ]
+
+
+def _points_text(points: object) -> str | None:
+    """The JSON of a shape's points as json.dumps(indent=2) writes it at its depth, or None
+    when they are not all [x, y] pairs of finite ints or floats."""
+    if not isinstance(points, list):
+        return None
+    if not points:
+        return "[]"
+    inner = _POINT_INDENT + "  "
+    lines = []
+    for point in points:
+        if not (isinstance(point, list) and len(point) == 2):
+            return None
+        x, y = point
+        x_text, y_text = _number_text(x), _number_text(y)
+        if x_text is None or y_text is None:
+            return None
+        lines.append(f"{_POINT_INDENT}[\n{inner}{x_text},\n{inner}{y_text}\n{_POINT_INDENT}]")
+    return "[\n" + ",\n".join(lines) + "\n      ]"
+
+
+def _number_text(value: object) -> str | None:
+    """As json writes a number (float.__repr__, int.__repr__, also for numpy's float64)."""
+    if type(value) is float or isinstance(value, float):
+        return float.__repr__(value) if math.isfinite(value) else None
+    if type(value) is int:
+        return int.__repr__(value)
+    return None

@@ -29,7 +29,7 @@ def polygon_to_mask(points: list[tuple[float, float]], *, width: int, height: in
     return np.asarray(canvas, dtype=bool)
 
 
-def mask_to_polygons(mask: Mask) -> list[list[tuple[float, float]]]:
+def mask_to_polygons(mask: Mask) -> list[list[list[float]]]:
     """Outer contours of each connected part, largest first; holes are not represented.
 
     Vertices are pixel coordinates, so `polygon_to_mask` gives the mask back up to the
@@ -47,13 +47,16 @@ def mask_to_polygons(mask: Mask) -> list[list[tuple[float, float]]]:
         cv2.CHAIN_APPROX_SIMPLE,
         offset=(box.x0, box.y0),
     )
-    polygons: list[tuple[float, int, int, list[tuple[float, float]]]] = []
+    polygons: list[tuple[float, int, int, list[list[float]]]] = []
     for contour in contours:
         simplified = cv2.approxPolyDP(contour, POLYGON_TOLERANCE_PX, True).reshape(-1, 2)
         if len(simplified) < 3:
             continue
-        points = [(float(x), float(y)) for x, y in simplified]
-        top, left = int(simplified[:, 1].min()), int(simplified[:, 0].min())
+        # [x, y] lists made in C (tolist), as LabelMe's JSON holds them: a ragged mask (random
+        # weights at 1024 px) has thousands of vertices a frame, and this thread holds the GIL
+        # the model's thread needs.
+        points = simplified.astype(np.float64).tolist()
+        top, left = (int(v) for v in simplified.min(axis=0)[::-1])
         polygons.append((-float(cv2.contourArea(contour)), top, left, points))
     polygons.sort(key=lambda item: item[:3])
     return [points for *_, points in polygons]

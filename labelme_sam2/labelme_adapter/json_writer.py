@@ -47,7 +47,7 @@ def masks_to_shapes(
                     label=key.label,
                     group_id=key.group_id,
                     shape_type="polygon",
-                    points=[[x, y] for x, y in polygon],
+                    points=polygon,
                 )
                 for polygon in mask_to_polygons(mask)
             )
