@@ -342,7 +342,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--videos", type=Path, default=VIDEOS, help=f"default: {VIDEOS}")
     parser.add_argument("--clips", nargs="+", default=None, help="file names in --videos")
     parser.add_argument("--objects", nargs="+", type=int, default=[1, 3], choices=[1, 2, 3, 4])
-    parser.add_argument("--outputs", nargs="+", default=["labelme", "masked"], choices=list(OUTPUTS))
+    parser.add_argument(
+        "--outputs", nargs="+", default=["labelme", "masked"], choices=list(OUTPUTS)
+    )
     parser.add_argument("--model-fps", nargs="+", type=float, default=[64.0, 1000.0])
     parser.add_argument("--frames", type=int, default=300, help="at most this many per clip")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 30 frames of one clip")
