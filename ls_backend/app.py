@@ -1,9 +1,11 @@
 """The Flask app Label Studio talks to: /health, /setup, /predict, /webhook, /versions; and
-the team's: /jobs (state, progress, cancel, retry) and /metrics (Prometheus).
+the team's: /jobs (state, progress, cancel, retry; POST: track a LabelMe folder on the shared
+disk) and /metrics (Prometheus).
 
 Clicks are answered inside /predict. Frame sequences and videos from a batch predict or a
 webhook become jobs (jobs/): /predict answers [] for them at once, and the job writes its
-prediction to Label Studio through the API when it is done.
+prediction to Label Studio through the API when it is done. `labelme-sam2 track FOLDER
+--server URL` posts a folder job (folder_tracking.py), which writes the folder's LabelMe files.
 
 Every failure is a JSON body {"error": "..."}: 4xx naming what is wrong with the request, 500
 only for a bug, and the server keeps serving.
@@ -22,6 +24,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ls_backend.errors import RequestError
+from ls_backend.folder_tracking import folder_request
 from ls_backend.ids import is_id
 from ls_backend.jobs.model import JobView
 from ls_backend.jobs.queue import JobConflict, JobQueue, QueueStats, UnknownJob
@@ -268,6 +271,21 @@ def create_app(
                 state=request.args.get("state"),
             )
         )
+
+    @app.post("/jobs")
+    def submit_folder_job() -> Response:
+        queue = _queue()
+        spec = folder_request(
+            _json_body(settings.max_request_bytes),
+            roots=settings.media_roots,
+            model_version=predictor.model_version,
+        )
+        view = queue.submit(spec)  # replaces the folder's queued or running job
+        log.info("job %s: track %s", view["id"], spec["folder"])
+        response = jsonify(view)
+        response.status_code = 202
+        response.headers["Location"] = f"/jobs/{view['id']}"
+        return response
 
     @app.get("/jobs/<job_id>")
     def show_job(job_id: str) -> Response:

@@ -38,7 +38,9 @@ class BackendSettings:
     # LABELME_SAM2_WEBHOOK_RATE: webhooks a minute taken without a token (then a 429); Label
     # Studio sends one per saved annotation, so a team saving every few seconds stays under.
     webhook_rate: float = 120.0
-    media_roots: tuple[Path, ...] = ()  # LABELME_SAM2_MEDIA_ROOTS (os.pathsep-separated)
+    # LABELME_SAM2_MEDIA_ROOTS (os.pathsep-separated): local media only under these, and the
+    # shared folders `track --server` may track (none when unset).
+    media_roots: tuple[Path, ...] = ()
     allow_urls: bool = False  # LABELME_SAM2_ALLOW_URLS=1: media from any http(s) host
     # LABELME_SAM2_FEATURE_CACHE_MB: clicked images' SAM 2 features kept on the model's device
     # (about 100 MB each at 1024 px), so the next click on an image skips the encoder.

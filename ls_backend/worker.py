@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         from rq import Queue, SimpleWorker
 
+        from ls_backend.folder_tracking import FolderTracking
         from ls_backend.jobs.interactive_rpc import serve_clicks
         from ls_backend.jobs.rq_queue import SERIALIZER, connect, redacted
         from ls_backend.jobs.rq_worker import WorkerRuntime, install, keep_alive
@@ -90,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
     )
     runtime = WorkerRuntime(
         predictor=predictor,
+        folders=FolderTracking(model=model, gate=predictor.gate, roots=settings.media_roots),
         access=settings.access,
         api=None if settings.access is None else LabelStudioApi(settings.access),
         connection=connection,

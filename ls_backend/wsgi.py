@@ -23,6 +23,7 @@ from flask import Flask
 
 from labelme_sam2.api import ModelOptions, OutputError, UserError, load_model
 from ls_backend.app import create_app
+from ls_backend.folder_tracking import FolderTracking
 from ls_backend.jobs.embedded import EmbeddedJobs
 from ls_backend.jobs.model import JobControl, JobSpec
 from ls_backend.jobs.queue import Execute
@@ -75,8 +76,12 @@ def build_app(settings: BackendSettings, model: ModelOptions) -> Flask:
         masks_root=settings.masks_root,
         limits=settings.media_limits,
     )
+    folders = FolderTracking(model=loaded, gate=predictor.gate, roots=settings.media_roots)
     jobs = (
-        EmbeddedJobs(execute=local_execute(predictor, book), max_queued=settings.max_queued_jobs)
+        EmbeddedJobs(
+            execute=local_execute(predictor, book, folders=folders),
+            max_queued=settings.max_queued_jobs,
+        )
         if settings.jobs
         else None
     )
@@ -84,14 +89,18 @@ def build_app(settings: BackendSettings, model: ModelOptions) -> Flask:
     return create_app(predictor=predictor, settings=settings, jobs=jobs, book=book)
 
 
-def local_execute(predictor: Predictor, book: AccessBook) -> Execute:
-    """Jobs run with this process's model, writing to the project's Label Studio."""
+def local_execute(predictor: Predictor, book: AccessBook, *, folders: FolderTracking) -> Execute:
+    """Jobs run with this process's model: Label Studio tasks, writing to the project's Label
+    Studio, and LabelMe folders on the shared disk."""
 
     def execute(
         spec: JobSpec,
         control: JobControl,
         still_current: Callable[[], AbstractContextManager[bool]],
     ) -> int | None:
+        if spec["kind"] == "folder":
+            folders.run(spec, control)
+            return None
         access = book.for_project(spec["project"])
         return run_job(
             spec,

@@ -1,11 +1,12 @@
-"""`labelme-sam2 serve` as a subprocess beside a real Label Studio, for the end-to-end tests and
-the documentation's screenshots."""
+"""`labelme-sam2 serve` as a subprocess, beside a real Label Studio (the end-to-end tests and
+the documentation's screenshots) or alone (folder jobs: `track --server`)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -15,14 +16,15 @@ from tests.label_studio_server import LabelStudioServer, free_port
 
 
 class BackendProcess:
-    """`labelme-sam2 serve` on a free loopback port, pointed at `server`, as a context manager.
+    """`labelme-sam2 serve` on a free loopback port, pointed at `server` (None: no Label
+    Studio), as a context manager; `environment` adds to or overrides its variables.
 
     Random weights (`checkpoint="random"`) are allowed here, for tests and screenshots only.
     """
 
     def __init__(
         self,
-        server: LabelStudioServer,
+        server: LabelStudioServer | None,
         folder: Path,
         *,
         executable: str,
@@ -30,6 +32,7 @@ class BackendProcess:
         image_size: int = 256,
         basic_auth: tuple[str, str] | None = None,
         timeout: float = 300.0,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -39,11 +42,15 @@ class BackendProcess:
         self._timeout = timeout
         self._env = os.environ | {
             "LABELME_SAM2_ALLOW_RANDOM_WEIGHTS": "1",
-            "LABEL_STUDIO_URL": server.url,
-            "LABEL_STUDIO_API_KEY": server.token,
-            "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(server.document_root),
             "LABELME_SAM2_MEDIA_CACHE": str(folder / "cache"),
         }
+        if server is not None:
+            self._env |= {
+                "LABEL_STUDIO_URL": server.url,
+                "LABEL_STUDIO_API_KEY": server.token,
+                "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(server.document_root),
+            }
+        self._env |= dict(environment or {})
         if basic_auth is not None:
             self._env |= {"BASIC_AUTH_USER": basic_auth[0], "BASIC_AUTH_PASS": basic_auth[1]}
         self._command = [

@@ -15,6 +15,7 @@ from labelme_sam2.core.pipeline import Progress
 
 USER_ERROR = 2  # a UserError: bad input, options or set-up; one line says which
 INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), also a `track` cancelled by a signal
+NOT_UPDATED = 3  # `track` finished, but LabelMe files saved meanwhile keep the user's version
 
 
 def exit_now_if_threads_left(code: int) -> None:

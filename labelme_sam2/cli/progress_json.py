@@ -96,11 +96,13 @@ class JsonEvents:
         self.emit(event)
 
     @contextmanager
-    def progress(self) -> Iterator[Progress]:
-        yield ProgressEvents(self)
+    def progress(self, clock: Callable[[], float] = time.monotonic) -> Iterator[Progress]:
+        """`clock`: when each frame was written (`track --server` spreads the frames it
+        learns of at one look over the time since the last)."""
+        yield ProgressEvents(self, clock=clock)
 
-    def finished(self, result: TrackResult) -> None:
-        self.emit(done_event(result))
+    def finished(self, done: DoneEvent) -> None:
+        self.emit(done)
 
     def python_warning(
         self,

@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
 
-from labelme_sam2.api import TrackResult, track
+from labelme_sam2.api import track
 from labelme_sam2.cli.cancel_signals import cancel_on_signals
-from labelme_sam2.cli.console import INTERRUPTED, progress_bar, warn
+from labelme_sam2.cli.console import INTERRUPTED, NOT_UPDATED, progress_bar, warn
 from labelme_sam2.cli.model_flags import add_model_arguments, model_options
 from labelme_sam2.cli.output_flags import add_output_arguments, output_options
-from labelme_sam2.cli.progress_json import run_with_json_events
+from labelme_sam2.cli.progress_json import DoneEvent, done_event, run_with_json_events
+from labelme_sam2.cli.server_client import SERVER_AUTH_ENV
+from labelme_sam2.cli.track_on_server import (
+    check_server_flags,
+    track_on_server,
+    with_model_defaults,
+)
 from labelme_sam2.core.pipeline import Progress
 from labelme_sam2.options import SHAPE_FORMATS
 
 NAME = "track"
 PROGRESS_MODES = ("bar", "json")
-NOT_UPDATED = 3  # finished, but some LabelMe files were saved meanwhile and keep the user's version
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,6 +61,18 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="recompute every frame instead of only those the edited prompts affect",
     )
     add_model_arguments(parser)
+    # None when not given: --server refuses them given, a local run fills in the defaults.
+    parser.set_defaults(model=None, device=None)
+    parser.add_argument(
+        "--server",
+        default=None,
+        metavar="URL",
+        help="track on a team server's model (`labelme-sam2 serve`, e.g. http://sam2:9090) "
+        "instead of here: PATH must be a folder on a disk the server shares, at the same path, "
+        f"under its LABELME_SAM2_MEDIA_ROOTS; basic auth from {SERVER_AUTH_ENV}=user:password. "
+        "Progress, summary and exit codes as a local run; the model flags and outputs other "
+        "than the LabelMe files are not taken",
+    )
     parser.add_argument(
         "--as",
         dest="shape_format",
@@ -76,19 +96,26 @@ class Reporter(Protocol):
 
     def warn(self, message: str) -> None: ...
 
-    def progress(self) -> AbstractContextManager[Progress]: ...
+    def error(self, message: str) -> None: ...
 
-    def finished(self, result: TrackResult) -> None: ...
+    def progress(self, clock: Callable[[], float] = ...) -> AbstractContextManager[Progress]: ...
+
+    def finished(self, done: DoneEvent) -> None: ...
 
 
 class ToPerson:
     def warn(self, message: str) -> None:
         warn(message)
 
-    def progress(self) -> AbstractContextManager[Progress]:
-        return progress_bar("tracking")
+    def error(self, message: str) -> None:
+        print(f"labelme-sam2: error: {message}", file=sys.stderr)
 
-    def finished(self, result: TrackResult) -> None:
+    def progress(
+        self, clock: Callable[[], float] = time.monotonic
+    ) -> AbstractContextManager[Progress]:
+        return progress_bar("tracking")  # tqdm keeps its own time
+
+    def finished(self, done: DoneEvent) -> None:
         pass  # the summary line on stdout says it all
 
 
@@ -99,8 +126,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def track_and_report(args: argparse.Namespace, *, reporter: Reporter) -> int:
+    if args.server is not None:
+        check_server_flags(args)
+        return track_on_server(args, reporter=reporter)
     # Everything the user can get wrong is checked before torch is even imported.
-    model = model_options(args)
+    model = model_options(with_model_defaults(args))
     outputs = output_options(args)
     with cancel_on_signals() as cancel, reporter.progress() as on_progress:
         result = track(
@@ -116,7 +146,7 @@ def track_and_report(args: argparse.Namespace, *, reporter: Reporter) -> int:
     print(result.line(), flush=True)
     for skipped in result.not_updated:
         reporter.warn(f"{skipped.path}: not updated: {skipped.reason}")
-    reporter.finished(result)
+    reporter.finished(done_event(result))
     if result.cancelled:
         return INTERRUPTED
     return NOT_UPDATED if result.not_updated else 0

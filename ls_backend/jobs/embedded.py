@@ -15,12 +15,16 @@ from contextlib import contextmanager
 from ls_backend.jobs.model import (
     FINISHED,
     JOB_STATES,
+    MAX_WARNINGS,
+    FolderResult,
     JobCancelled,
     JobSpec,
     JobState,
     JobView,
+    describe,
     new_view,
     task_key,
+    view_key,
 )
 from ls_backend.jobs.queue import (
     DEFAULT_MAX_QUEUED,
@@ -53,6 +57,17 @@ class _Control:
     def check_cancelled(self) -> None:
         if self.cancel_event.is_set():
             raise JobCancelled(self.job_id)
+
+    def warn(self, message: str) -> None:
+        log.warning("job %s: %s", self.job_id, message)
+        with self._queue._lock:
+            warnings = self._queue._views[self.job_id]["warnings"]
+            if len(warnings) < MAX_WARNINGS:
+                warnings.append(message)
+
+    def report(self, result: FolderResult) -> None:
+        with self._queue._lock:
+            self._queue._views[self.job_id]["result"] = result
 
 
 class EmbeddedJobs:
@@ -93,13 +108,13 @@ class EmbeddedJobs:
             self._current[task_key(spec)] = job_id
             self._queued.append(job_id)
             self._wake.notify_all()
-            return self._views[job_id].copy()
+            return _copy(self._views[job_id])
 
     def jobs(
         self, *, project: str | None = None, task: int | None = None, state: str | None = None
     ) -> list[JobView]:
         with self._lock:
-            views = [v.copy() for v in self._views.values()]
+            views = [_copy(v) for v in self._views.values()]
         chosen = [v for v in views if matches(v, project=project, task=task, state=state)]
         return sorted(chosen, key=lambda v: v["submitted_at"], reverse=True)
 
@@ -107,7 +122,7 @@ class EmbeddedJobs:
         with self._lock:
             if job_id not in self._views:
                 raise UnknownJob(job_id)
-            return self._views[job_id].copy()
+            return _copy(self._views[job_id])
 
     def cancel(self, job_id: str) -> JobView:
         with self._lock:
@@ -116,7 +131,7 @@ class EmbeddedJobs:
             if self._views[job_id]["state"] in FINISHED:
                 raise JobConflict(f"job {job_id} is already {self._views[job_id]['state']}")
             self._cancel(job_id)  # a cancelling job: nothing more to do
-            return self._views[job_id].copy()
+            return _copy(self._views[job_id])
 
     def retry(self, job_id: str) -> JobView:
         with self._lock:
@@ -178,8 +193,8 @@ class EmbeddedJobs:
             old = self._finished.popleft()
             evicted = self._views.pop(old, None)
             self._specs.pop(old, None)
-            if evicted is not None and self._current.get(_key_of(evicted)) == old:
-                del self._current[_key_of(evicted)]
+            if evicted is not None and self._current.get(view_key(evicted)) == old:
+                del self._current[view_key(evicted)]
         self._wake.notify_all()
 
     # --- the worker thread ---
@@ -209,9 +224,9 @@ class EmbeddedJobs:
             state = "cancelled"
         except (JobFailed, LabelStudioApiError) as failure:  # retry from /jobs once it is fixed
             state, error = "failed", str(failure)
-            log.warning("job %s (task %s) failed: %s", job_id, spec["task"]["id"], error)
+            log.warning("job %s (%s) failed: %s", job_id, describe(spec), error)
         except Exception as bug:  # the worker thread must outlive a bug in one job
-            log.exception("job %s (task %s): bug", job_id, spec["task"]["id"])
+            log.exception("job %s (%s): bug", job_id, describe(spec))
             state, error = "failed", f"internal error ({type(bug).__name__}); see the log"
         with self._lock:
             self._views[job_id]["prediction_id"] = prediction_id
@@ -228,5 +243,8 @@ class EmbeddedJobs:
             yield current
 
 
-def _key_of(view: JobView) -> str:
-    return f"{view['project']}:{view['task']}"
+def _copy(view: JobView) -> JobView:
+    """A view to hand out: its warnings list keeps growing in the queue's copy."""
+    copied = view.copy()
+    copied["warnings"] = list(view["warnings"])
+    return copied

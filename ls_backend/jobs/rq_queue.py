@@ -8,7 +8,7 @@ import contextlib
 import json
 import time
 import uuid
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from redis import Redis
@@ -26,7 +26,17 @@ from rq.serializers import JSONSerializer
 
 from labelme_sam2.api import UserError
 from ls_backend.ids import is_id
-from ls_backend.jobs.model import JOB_STATES, JobSpec, JobState, JobView, new_view, task_key
+from ls_backend.jobs.model import (
+    JOB_STATES,
+    FolderResult,
+    JobKind,
+    JobSpec,
+    JobState,
+    JobView,
+    new_view,
+    spec_from_json,
+    task_key,
+)
 from ls_backend.jobs.queue import (
     DEFAULT_MAX_QUEUED,
     JobConflict,
@@ -65,6 +75,19 @@ def replaced_key(job_id: str) -> str:
     return f"{PREFIX}:replaced-by:{job_id}"  # the web side writes it; the worker, the meta
 
 
+def replaces_key(job_id: str) -> str:
+    # The job a newer one replaced: a folder job waits for it to let go of the folder.
+    return f"{PREFIX}:replaces:{job_id}"
+
+
+def warnings_key(job_id: str) -> str:
+    return f"{PREFIX}:warnings:{job_id}"  # list: a folder job's warnings (the worker writes)
+
+
+def result_key(job_id: str) -> str:
+    return f"{PREFIX}:result:{job_id}"  # JSON: a folder job's FolderResult (the worker writes)
+
+
 def task_lock(connection: Redis, key: str) -> Any:
     # Held while a prediction is written (several Label Studio calls, 30 s timeout each).
     return connection.lock(f"{PREFIX}:lock:{key}", timeout=600, blocking_timeout=600)
@@ -100,8 +123,8 @@ class RqJobs:
             # A newer job for a queued task takes its place: that adds nothing to the queue.
             if queued >= self.max_queued and not self._queued(previous):
                 raise queue_full(queued)
-            if previous is not None:
-                self._replace(as_text(previous), by=job_id)
+            if previous is not None and self._replace(as_text(previous), by=job_id):
+                self.connection.set(replaces_key(job_id), as_text(previous), ex=KEEP_SECONDS)
             self.queue.enqueue(
                 PERFORM,
                 spec,
@@ -144,7 +167,7 @@ class RqJobs:
         state = self.job(job_id)["state"]
         if state not in ("failed", "cancelled"):
             raise JobConflict(f"job {job_id} is {state}: only failed or cancelled jobs are retried")
-        spec: JobSpec = job.args[0]
+        spec = spec_from_json(job.args[0])
         latest = self.connection.get(current_key(task_key(spec)))
         if latest is None or as_text(latest) != job_id:  # its annotation is stale
             newer = None if latest is None else as_text(latest)
@@ -173,15 +196,17 @@ class RqJobs:
     def close(self) -> None:
         self.connection.close()
 
-    def _replace(self, previous_id: str, *, by: str) -> None:
+    def _replace(self, previous_id: str, *, by: str) -> bool:
+        """Whether there was a queued or running job to replace."""
         try:
             previous = Job.fetch(previous_id, connection=self.connection, serializer=SERIALIZER)
         except NoSuchJobError:
-            return
+            return False
         if self.job(previous_id)["state"] in ("done", "failed", "cancelled"):
-            return
+            return False
         self.connection.set(replaced_key(previous_id), by, ex=KEEP_SECONDS)
         self._stop(previous)
+        return True
 
     def _stop(self, job: Job) -> None:
         # A running job's worker polls this key (CANCEL_POLL_SECONDS) and stops at its next
@@ -207,18 +232,23 @@ class RqJobs:
             raise UnknownJob(job_id) from error
 
     def _views(self, jobs: list[Job]) -> list[JobView]:
+        asked = 5  # commands per job below
         with self.connection.pipeline() as pipe:
             for job in jobs:
                 pipe.hgetall(progress_key(job.id))
                 pipe.get(replaced_key(job.id))
                 pipe.exists(cancel_key(job.id))
+                pipe.lrange(warnings_key(job.id), 0, -1)
+                pipe.get(result_key(job.id))
             extras = pipe.execute()
         return [
             view_of(
                 job,
-                progress=extras[3 * i],
-                replaced_by=extras[3 * i + 1],
-                cancel_requested=bool(extras[3 * i + 2]),
+                progress=extras[asked * i],
+                replaced_by=extras[asked * i + 1],
+                cancel_requested=bool(extras[asked * i + 2]),
+                warnings=extras[asked * i + 3],
+                result=extras[asked * i + 4],
             )
             for i, job in enumerate(jobs)
         ]
@@ -252,6 +282,8 @@ def view_of(
     progress: dict[bytes, bytes],
     replaced_by: bytes | None,
     cancel_requested: bool = False,
+    warnings: list[bytes] | None = None,
+    result: bytes | None = None,
 ) -> JobView:
     """RQ's status and timestamps over the view the job was submitted with; the worker's
     outcome (cancelled, failed for a reason) comes from the job's meta. A running job whose
@@ -278,7 +310,15 @@ def view_of(
     view["replaced_by"] = as_text(replaced_by) if replaced_by else None
     attempts = meta.get("attempts", 0)
     view["attempts"] = attempts if isinstance(attempts, int) else 0
+    view["warnings"] = [as_text(line) for line in warnings or []]
+    view["result"] = None if result is None else _folder_result(result)
     return view
+
+
+def _folder_result(raw: bytes) -> FolderResult | None:
+    """What the worker stored; None if it is not an object (Redis is trusted for data only)."""
+    value = _json(raw)
+    return cast(FolderResult, value) if value else None
 
 
 def submitted_view(job: Job, stored: object) -> JobView:
@@ -286,13 +326,17 @@ def submitted_view(job: Job, stored: object) -> JobView:
     by hand, its meta lost or unreadable) is still listed, with what its spec tells and RQ's
     enqueue time, so one odd job never breaks /jobs and /metrics for all."""
     kept: dict[str, Any] = stored if isinstance(stored, dict) else {}
-    project, task = _project_and_task(job, kept)
+    kind: JobKind = "folder" if kept.get("kind") == "folder" else "task"
+    folder = kept.get("folder")
+    project, task = ("", None) if kind == "folder" else _project_and_task(job, kept)
     enqueued = job.enqueued_at or job.created_at
     retry_of = kept.get("retry_of")
     return JobView(
         id=job.id,
+        kind=kind,
         project=project,
         task=task,
+        folder=folder if kind == "folder" and isinstance(folder, str) else None,
         state="queued",
         frames_done=0,
         frames_total=0,
@@ -304,6 +348,8 @@ def submitted_view(job: Job, stored: object) -> JobView:
         replaced_by=None,
         retry_of=retry_of if isinstance(retry_of, str) else None,
         attempts=0,
+        warnings=[],
+        result=None,
     )
 
 

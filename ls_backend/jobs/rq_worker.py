@@ -16,21 +16,36 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
-from rq.job import Job, get_current_job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus, get_current_job
 from rq.registry import StartedJobRegistry
 
-from ls_backend.jobs.model import JobCancelled, JobSpec, task_key
+from ls_backend.folder_tracking import FolderTracking
+from ls_backend.jobs.model import (
+    MAX_WARNINGS,
+    FolderResult,
+    JobCancelled,
+    JobSpec,
+    describe,
+    spec_from_json,
+    task_key,
+)
 from ls_backend.jobs.rq_queue import (
     KEEP_SECONDS,
+    SERIALIZER,
     as_text,
     cancel_key,
     current_key,
     progress_key,
+    replaces_key,
+    result_key,
     task_lock,
+    warnings_key,
     workers_key,
 )
 from ls_backend.jobs.runner import JobFailed, run_job
@@ -42,11 +57,15 @@ log = logging.getLogger(__name__)
 LIVENESS_SECONDS = 15  # a job whose worker has not renewed it this long is taken as abandoned
 BEAT_SECONDS = 3.0
 CANCEL_POLL_SECONDS = 0.2  # a cancel reaches a running job this late at most (then one step)
+# A folder job waits this long at most for the job it replaced (on another worker) to let go of
+# the folder: that one stops within a step, or its worker is dead and RQ gives up on it.
+REPLACED_WAIT_SECONDS = 2 * LIVENESS_SECONDS
 
 
 @dataclass
 class WorkerRuntime:
     predictor: Predictor
+    folders: FolderTracking
     access: LabelStudioAccess | None
     api: LabelStudioApi | None  # made once: its session and access token are reused
     connection: Redis
@@ -85,6 +104,18 @@ class _RqControl:
             self.cancel_event.set()
             raise JobCancelled(self.job_id)
 
+    def warn(self, message: str) -> None:
+        log.warning("job %s: %s", self.job_id, message)
+        key = warnings_key(self.job_id)
+        with self._connection.pipeline() as pipe:
+            pipe.rpush(key, message)
+            pipe.ltrim(key, 0, MAX_WARNINGS - 1)  # the first ones, as the embedded queue keeps
+            pipe.expire(key, KEEP_SECONDS)
+            pipe.execute()
+
+    def report(self, result: FolderResult) -> None:
+        self._connection.set(result_key(self.job_id), json.dumps(result), ex=KEEP_SECONDS)
+
     @contextmanager
     def watching(self) -> Iterator[None]:
         stop = threading.Event()
@@ -108,8 +139,9 @@ class _RqControl:
                 log.warning("job %s: cannot tell whether it was cancelled: %s", self.job_id, error)
 
 
-def perform(spec: JobSpec) -> int | None:
+def perform(raw_spec: dict[str, Any]) -> int | None:
     """RQ's entry point for one job: the prediction id written, or None."""
+    spec = spec_from_json(raw_spec)
     runtime = _runtime
     job = get_current_job()
     if runtime is None or job is None:
@@ -118,6 +150,8 @@ def perform(spec: JobSpec) -> int | None:
     job.meta.pop("outcome", None)
     job.meta.pop("error", None)
     job.save_meta()
+    # A folder job run again (its worker died) reports afresh.
+    runtime.connection.delete(warnings_key(job.id), result_key(job.id))
     if runtime.worker is not None:  # from the first moment: a worker may die at once
         renew_running_jobs(runtime.worker, runtime.connection)
     control = _RqControl(job, runtime.connection)
@@ -128,19 +162,24 @@ def perform(spec: JobSpec) -> int | None:
         if not _is_current(runtime.connection, job.id, spec):
             raise JobCancelled(job.id)
         with control.watching():
-            prediction_id = run_job(
-                spec,
-                predictor=runtime.predictor,
-                control=control,
-                access=runtime.access,
-                sink=runtime.api,
-                still_current=lambda: _still_current(runtime.connection, job.id, spec),
-            )
+            if spec["kind"] == "folder":
+                _wait_for_replaced(runtime.connection, job.id, control)
+                runtime.folders.run(spec, control)
+                prediction_id = None
+            else:
+                prediction_id = run_job(
+                    spec,
+                    predictor=runtime.predictor,
+                    control=control,
+                    access=runtime.access,
+                    sink=runtime.api,
+                    still_current=lambda: _still_current(runtime.connection, job.id, spec),
+                )
     except JobCancelled:
         job.meta["outcome"] = "cancelled"
         prediction_id = None
     except JobFailed as failure:
-        log.warning("job %s (task %s) failed: %s", job.id, spec["task"]["id"], failure)
+        log.warning("job %s (%s) failed: %s", job.id, describe(spec), failure)
         job.meta["outcome"], job.meta["error"] = "failed", str(failure)
         prediction_id = None
     except LabelStudioApiError as error:  # Label Studio down or refusing: RQ retries
@@ -157,6 +196,26 @@ def _still_current(connection: Redis, job_id: str, spec: JobSpec) -> Iterator[bo
     with task_lock(connection, task_key(spec)):
         cancelled = connection.exists(cancel_key(job_id))
         yield _is_current(connection, job_id, spec) and not cancelled
+
+
+def _wait_for_replaced(connection: Redis, job_id: str, control: _RqControl) -> None:
+    """A folder job that replaced a running one waits for it to end: another worker may still
+    be finishing its model step, holding the folder (a second `track` on it is refused)."""
+    replaced = connection.get(replaces_key(job_id))
+    if replaced is None:
+        return
+    deadline = time.monotonic() + REPLACED_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            status = Job.fetch(
+                as_text(replaced), connection=connection, serializer=SERIALIZER
+            ).get_status()
+        except NoSuchJobError:
+            return
+        if status != JobStatus.STARTED:
+            return
+        control.check_cancelled()
+        time.sleep(CANCEL_POLL_SECONDS)
 
 
 def _is_current(connection: Redis, job_id: str, spec: JobSpec) -> bool:

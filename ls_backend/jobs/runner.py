@@ -1,5 +1,6 @@
-"""One job, whichever queue runs it: predict the task in the background, then write the result
-to Label Studio as the task's one prediction of this model version."""
+"""One Label Studio job, whichever queue runs it: predict the task in the background, then
+write the result to Label Studio as the task's one prediction of this model version. (Folder
+jobs: ls_backend/folder_tracking.py.)"""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from ls_backend.errors import RequestError
-from ls_backend.jobs.model import JobControl, JobSpec
+from ls_backend.jobs.model import JobControl, TaskJobSpec
 from ls_backend.label_config import parse_label_config
 from ls_backend.media import LabelStudioAccess
 from ls_backend.prediction import Prediction, Predictor
@@ -28,8 +29,17 @@ class JobFailed(Exception):
     retrying it unchanged would fail again."""
 
 
+def check_model_version(submitted_for: str, running: str) -> None:
+    """JobFailed when the job was submitted for another model than the one running it."""
+    if submitted_for != running:
+        raise JobFailed(
+            f"this worker runs {running} but the job was submitted for {submitted_for}: run the "
+            "same model on the web side and every worker"
+        )
+
+
 def run_job(
-    spec: JobSpec,
+    spec: TaskJobSpec,
     *,
     predictor: Predictor,
     control: JobControl,
@@ -40,11 +50,7 @@ def run_job(
     """The id of the prediction written, or None when the task has no prompts (nothing is
     written). `still_current` holds the task's lock while it says whether this job is still
     the task's latest: a replaced job never writes, so a task gets one prediction per job."""
-    if spec["model_version"] != predictor.model_version:
-        raise JobFailed(
-            f"this worker runs {predictor.model_version} but the job was submitted for "
-            f"{spec['model_version']}: run the same model on the web side and every worker"
-        )
+    check_model_version(spec["model_version"], predictor.model_version)
     if sink is None:
         raise JobFailed(
             "cannot write predictions to Label Studio: set LABEL_STUDIO_URL and "
