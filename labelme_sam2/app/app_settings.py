@@ -10,6 +10,7 @@ from typing import Literal, get_args
 
 from PySide6 import QtCore
 
+from labelme_sam2.cli.server_client import SERVER_AUTH_ENV  # user:password, off the argv
 from labelme_sam2.models.registry import DEFAULT_MODEL
 
 Engine = Literal["local", "command", "server"]
@@ -19,7 +20,6 @@ ENGINE_NAMES: dict[Engine, str] = {
     "command": "The labelme-sam2 command of another environment",
     "server": "A team server (labelme-sam2 serve)",
 }
-SERVER_AUTH_ENV = "LABELME_SAM2_SERVER_AUTH"  # user:password, kept off the command line
 NOT_SAVED = ("server_password",)  # asked once per run of the app, never written to disk
 
 
