@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from labelme_sam2.core.pipeline import FrameWriter, Progress, deliver
+from labelme_sam2.core.pipeline import Cancelled, FrameWriter, Progress, deliver
 from labelme_sam2.core.tracking import FrameMasks
 from labelme_sam2.errors import InputError, Warn, log_warning
 from labelme_sam2.labelme_adapter.track_input import open_track_input
@@ -19,9 +20,16 @@ from labelme_sam2.writers.by_chunk import WritersByChunk
 class RenderResult:
     frames: int
     objects: int
-    outputs: tuple[str, ...]  # paths written, folders ending in /
+    outputs: tuple[str, ...]  # paths written, folders ending in / (none if cancelled)
+    frames_written: int  # by every output: all frames, unless cancelled
+    cancelled: bool = False
 
     def line(self) -> str:
+        if self.cancelled:
+            return (
+                f"render cancelled after {self.frames_written} of {self.frames} frames: videos "
+                "and pictures not written, mask folders partly updated"
+            )
         return f"rendered {self.frames} frames x {self.objects} objects: {', '.join(self.outputs)}"
 
 
@@ -31,11 +39,13 @@ def render(
     outputs: OutputOptions,
     prompts: Path | str | None = None,
     on_progress: Progress | None = None,
+    cancel: threading.Event | None = None,
     warn: Warn = log_warning,
 ) -> RenderResult:
     """Write `outputs` for what `track` was given (`path`, and `prompts` for a video) from the
     masks its last run kept. The frames and prompts must be as that run left them: InputError
-    saying to run `track` otherwise."""
+    saying to run `track` otherwise. Once `cancel` is set each output stops after the frame it
+    is writing, every file old or new (the result says `cancelled`)."""
     path = Path(path)
     if not outputs.any():
         raise InputError(
@@ -51,10 +61,25 @@ def render(
         output_writers(chunk, objects, outputs, written=written) for chunk in track_input.chunks
     ]
     frames = track_input.frames
-    deliver(
-        (FrameMasks(i, read_masks(i)) for i in range(len(frames))),
-        writers=[WritersByChunk(track_input.offsets, per_chunk)],
-        total=len(frames),
-        on_progress=on_progress,
+    try:
+        deliver(
+            (FrameMasks(i, read_masks(i)) for i in range(len(frames))),
+            writers=[WritersByChunk(track_input.offsets, per_chunk)],
+            total=len(frames),
+            on_progress=on_progress,
+            cancel=cancel,
+        )
+    except Cancelled as stop:
+        return RenderResult(
+            frames=len(frames),
+            objects=len(objects),
+            outputs=(),  # aborted videos and pictures; folders half full (as for track)
+            cancelled=True,
+            frames_written=stop.frames_written,
+        )
+    return RenderResult(
+        frames=len(frames),
+        objects=len(objects),
+        outputs=tuple(written),
+        frames_written=len(frames),
     )
-    return RenderResult(frames=len(frames), objects=len(objects), outputs=tuple(written))

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shlex
+import signal
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,11 +97,21 @@ class EngineRun(QtCore.QObject):
         self._process.start(self._command[0], [*self._command[1:], *self._arguments])
 
     def cancel(self) -> None:
-        """Ask the run to stop after the frame it is on (SIGTERM: the command finishes that
-        frame, every file old or new); kill it if it has not ended after CANCEL_GRACE_MS."""
-        if self._process.state() != QtCore.QProcess.ProcessState.NotRunning:
-            self._process.terminate()
-            self._kill_timer.start(CANCEL_GRACE_MS)
+        """Ask the run to stop after the frame it is on, every file old or new; kill it if it
+        has not ended after CANCEL_GRACE_MS. SIGINT, as Ctrl-C: track and render take it as
+        SIGTERM, and extract, which has no graceful cancel, still cleans up its temp files
+        on it, where SIGTERM would end it mid-write."""
+        state = self._process.state()
+        if state == QtCore.QProcess.ProcessState.NotRunning:
+            return
+        pid = self._process.processId()
+        if state == QtCore.QProcess.ProcessState.Starting or pid <= 0:
+            self._process.kill()  # not yet the command: nothing written; os.kill(0) is us
+        elif sys.platform == "win32":
+            self._process.terminate()  # untested: no Windows machine here
+        else:
+            os.kill(pid, signal.SIGINT)
+        self._kill_timer.start(CANCEL_GRACE_MS)
 
     def is_running(self) -> bool:
         return not self._ended

@@ -1,6 +1,7 @@
 """SAM 2 > Export…: `labelme-sam2 render` the tracked folder's masks into videos (masked with
 a fill, overlay, side by side), mask layers (PNG, DAVIS, COCO, YOLO) and a contact sheet,
-beside the folder; a button opens where they went."""
+beside the folder, with a bar per frame written and Cancel (every file old or new); a button
+opens where they went."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ class ExportDialog(QtWidgets.QDialog):
         self.status = QtWidgets.QLabel(self)
         self.status.setWordWrap(True)
         self.busy = QtWidgets.QProgressBar(self)
-        self.busy.setRange(0, 0)
+        self.busy.setRange(0, 0)  # until the first frame is written
         self.busy.hide()
         self.buttons = QtWidgets.QDialogButtonBox(self)
         self.export_button = self.buttons.addButton(
@@ -46,7 +47,7 @@ class ExportDialog(QtWidgets.QDialog):
         )
         self.open_button.setEnabled(False)
         self.close_button = self.buttons.addButton(QtWidgets.QDialogButtonBox.StandardButton.Close)
-        self.export_button.clicked.connect(self.start)
+        self.export_button.clicked.connect(self._export_or_cancel)
         self.open_button.clicked.connect(self.open_result)
         self.close_button.clicked.connect(self._close)
         layers = QtWidgets.QHBoxLayout()
@@ -81,38 +82,54 @@ class ExportDialog(QtWidgets.QDialog):
             arguments.append("--contact-sheet")
         return arguments
 
+    def _export_or_cancel(self) -> None:
+        if self.run is None:
+            self.start()
+        else:
+            self.cancel()
+
     def start(self) -> None:
         arguments = self.arguments()
         if arguments == ["render", str(self._folder)]:
             self.status.setText("choose at least one video, layer or the contact sheet")
             return
-        self.export_button.setEnabled(False)
+        self.outcome = None
+        self.open_button.setEnabled(False)
+        self.export_button.setText("Cancel")
+        self.busy.setRange(0, 0)
         self.busy.show()
         self.status.setText("exporting…")
         self.run = EngineRun(
             command=self._settings.engine_command(),
-            arguments=arguments,
-            json_events=False,
+            arguments=[*arguments, "--progress", "json"],
             parent=self,
         )
+        self.run.progress.connect(self._on_progress)
         self.run.ended.connect(self._on_ended)
         self.run.start()
+
+    def cancel(self) -> None:
+        if self.run is not None and self.run.is_running():
+            self.run.cancel()
+            self.export_button.setEnabled(False)
+            self.status.setText("cancelling after the frame being written…")
+
+    def _on_progress(self, done: int, total: int, rate: float, seconds_left: float) -> None:
+        self.busy.setRange(0, total)
+        self.busy.setValue(done)
 
     def _on_ended(self, outcome: RunOutcome) -> None:
         self.run = None
         self.outcome = outcome
         self.busy.hide()
+        self.export_button.setText("Export")
         self.export_button.setEnabled(True)
-        if outcome.error is not None:
-            self.status.setText(outcome.error)
-            return
-        self.status.setText(outcome.summary)
-        self.open_button.setEnabled(True)
+        self.status.setText(outcome.error if outcome.error is not None else outcome.summary)
+        self.open_button.setEnabled(outcome.finished)
 
     def open_result(self) -> None:
         QtGui.QDesktopServices.openUrl(QtCore.QUrl.fromLocalFile(str(self._folder.parent)))
 
     def _close(self) -> None:
-        if self.run is not None and self.run.is_running():
-            self.run.cancel()
+        self.cancel()
         self.reject()

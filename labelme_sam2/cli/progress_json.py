@@ -1,5 +1,5 @@
-"""`labelme-sam2 track --progress json`: stderr as JSON lines, for a program that runs the
-command (the LabelMe desktop app). Every line is one JSON object, written whole and flushed at
+"""`labelme-sam2 track|render --progress json`: stderr as JSON lines, for a program that runs
+the command (the LabelMe desktop app). Every line is one JSON object, written whole and flushed at
 once; its "event" says which shape it has. The shapes below are a contract (docs/outputs.md,
 "Progress as JSON lines"): fields may be added, none changed or removed."""
 
@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Literal, TextIO, TypedDict, cast
 
-from labelme_sam2.api import TrackResult, UserError
+from labelme_sam2.api import RenderResult, TrackResult, UserError
 from labelme_sam2.cli.console import INTERRUPTED, USER_ERROR, exit_now_if_threads_left
 from labelme_sam2.core.pipeline import Progress
 
@@ -62,7 +62,19 @@ class DoneEvent(TypedDict):
     summary: str  # the line the command prints on stdout
 
 
-Event = ProgressEvent | WarningEvent | ErrorEvent | DoneEvent
+class RenderDoneEvent(TypedDict):
+    """`render`'s last line when it finished or was cancelled."""
+
+    event: Literal["done"]
+    cancelled: bool
+    frames: int  # in the whole input
+    frames_written: int  # by every output: all frames, unless cancelled
+    outputs: list[str]  # as DoneEvent's
+    summary: str  # the line the command prints on stdout
+
+
+AnyDoneEvent = DoneEvent | RenderDoneEvent
+Event = ProgressEvent | WarningEvent | ErrorEvent | AnyDoneEvent
 
 
 def write_event(stream: TextIO, event: Event) -> None:
@@ -101,7 +113,7 @@ class JsonEvents:
         learns of at one look over the time since the last)."""
         yield ProgressEvents(self, clock=clock)
 
-    def finished(self, done: DoneEvent) -> None:
+    def finished(self, done: AnyDoneEvent) -> None:
         self.emit(done)
 
     def python_warning(
@@ -156,6 +168,17 @@ def done_event(result: TrackResult) -> DoneEvent:
         "labelme_files_changed": result.labelme_files_changed,
         "recomputed_frames": result.summary.recomputed_frames,
         "not_updated": [str(skipped.path) for skipped in result.not_updated],
+        "outputs": list(result.outputs),
+        "summary": result.line(),
+    }
+
+
+def render_done_event(result: RenderResult) -> RenderDoneEvent:
+    return {
+        "event": "done",
+        "cancelled": result.cancelled,
+        "frames": result.frames,
+        "frames_written": result.frames_written,
         "outputs": list(result.outputs),
         "summary": result.line(),
     }

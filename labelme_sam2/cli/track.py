@@ -3,30 +3,24 @@
 from __future__ import annotations
 
 import argparse
-import sys
-import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Protocol
 
 from labelme_sam2.api import track
 from labelme_sam2.cli.cancel_signals import cancel_on_signals
-from labelme_sam2.cli.console import INTERRUPTED, NOT_UPDATED, progress_bar, warn
+from labelme_sam2.cli.console import INTERRUPTED, NOT_UPDATED
 from labelme_sam2.cli.model_flags import add_model_arguments, model_options
 from labelme_sam2.cli.output_flags import add_output_arguments, output_options
-from labelme_sam2.cli.progress_json import DoneEvent, done_event, run_with_json_events
+from labelme_sam2.cli.progress_json import done_event, run_with_json_events
+from labelme_sam2.cli.reporters import Reporter, ToPerson, add_progress_argument
 from labelme_sam2.cli.server_client import SERVER_AUTH_ENV
 from labelme_sam2.cli.track_on_server import (
     check_server_flags,
     track_on_server,
     with_model_defaults,
 )
-from labelme_sam2.core.pipeline import Progress
 from labelme_sam2.options import SHAPE_FORMATS
 
 NAME = "track"
-PROGRESS_MODES = ("bar", "json")
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -81,48 +75,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="how masks go into the LabelMe files (default: polygon; mask keeps holes exactly)",
     )
     add_output_arguments(parser)
-    parser.add_argument(
-        "--progress",
-        choices=PROGRESS_MODES,
-        default="bar",
-        help="bar (default): a progress bar on a terminal; json: for a program that runs this "
-        "command, stderr is one JSON object per line (a progress event per frame written, "
-        "warnings, an error, a final done event; docs/outputs.md, 'Progress as JSON lines')",
-    )
-
-
-class Reporter(Protocol):
-    """Where the run reports to: a person (a bar, warnings as text) or a program (JSON)."""
-
-    def warn(self, message: str) -> None: ...
-
-    def error(self, message: str) -> None: ...
-
-    def progress(self, clock: Callable[[], float] = ...) -> AbstractContextManager[Progress]: ...
-
-    def finished(self, done: DoneEvent) -> None: ...
-
-
-class ToPerson:
-    def warn(self, message: str) -> None:
-        warn(message)
-
-    def error(self, message: str) -> None:
-        print(f"labelme-sam2: error: {message}", file=sys.stderr)
-
-    def progress(
-        self, clock: Callable[[], float] = time.monotonic
-    ) -> AbstractContextManager[Progress]:
-        return progress_bar("tracking")  # tqdm keeps its own time
-
-    def finished(self, done: DoneEvent) -> None:
-        pass  # the summary line on stdout says it all
+    add_progress_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.progress == "json":
         return run_with_json_events(lambda events: track_and_report(args, reporter=events))
-    return track_and_report(args, reporter=ToPerson())
+    return track_and_report(args, reporter=ToPerson("tracking"))
 
 
 def track_and_report(args: argparse.Namespace, *, reporter: Reporter) -> int:

@@ -13,14 +13,14 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from labelme_sam2.cli.cancel_signals import cancel_on_signals
 from labelme_sam2.cli.console import INTERRUPTED, NOT_UPDATED
 from labelme_sam2.cli.output_flags import output_options
 from labelme_sam2.cli.progress_json import DoneEvent
+from labelme_sam2.cli.reporters import Reporter
 from labelme_sam2.cli.server_client import (
     FINISHED,
     RemoteJob,
@@ -56,18 +56,6 @@ OUTPUT_FLAGS = {
     "contact_sheet": "--contact-sheet",
     "shapes": "--as",
 }
-
-
-class ServerReporter(Protocol):
-    """Where the run reports to: track.py's ToPerson (a bar, text) or JsonEvents."""
-
-    def warn(self, message: str) -> None: ...
-
-    def error(self, message: str) -> None: ...
-
-    def progress(self, clock: Callable[[], float] = ...) -> AbstractContextManager[Progress]: ...
-
-    def finished(self, done: DoneEvent) -> None: ...
 
 
 def with_model_defaults(args: argparse.Namespace) -> argparse.Namespace:
@@ -112,7 +100,7 @@ def check_server_flags(args: argparse.Namespace) -> None:
 def track_on_server(
     args: argparse.Namespace,
     *,
-    reporter: ServerReporter,
+    reporter: Reporter,
     environ: Mapping[str, str] = os.environ,
 ) -> int:
     """Submit FOLDER as a job and follow it to its end: the exit code a local run gives."""
@@ -153,7 +141,7 @@ class _Follower:
         client: ServerClient,
         job: RemoteJob,
         *,
-        reporter: ServerReporter,
+        reporter: Reporter,
         on_progress: Progress,
         frame_clock: _FrameClock,
     ) -> None:
@@ -228,7 +216,7 @@ def _sleep(seconds: float, *, wake: Callable[[], bool]) -> None:
         time.sleep(min(left, 0.05))
 
 
-def _report_end(job: RemoteJob, *, folder: str, url: str, reporter: ServerReporter) -> int:
+def _report_end(job: RemoteJob, *, folder: str, url: str, reporter: Reporter) -> int:
     if job["state"] == "failed":
         error = job["error"] or "the job failed (see the server's log)"
         # The library's own line names the folder, as a local run's; anything else, the server.

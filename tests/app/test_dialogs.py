@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import shlex
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ from PySide6 import QtWidgets
 
 from labelme_sam2.app.export_dialog import ExportDialog
 from labelme_sam2.app.open_video_dialog import OpenVideoDialog
-from tests.app.conftest import TRACK_TIMEOUT_MS, track_and_wait
+from tests.app.conftest import SLOW_ENGINE, TRACK_TIMEOUT_MS, engine_settings, track_and_wait
 from tests.conftest import REPO
 
 HUMMINGBIRD = REPO.parent / "shared" / "data" / "videos" / "02_hummingbird.mp4"
@@ -87,3 +89,25 @@ def test_export_with_nothing_chosen_says_so(qtbot, make_window, folder):
     dialog.videos["masked"].setChecked(False)
     dialog.export_button.click()
     assert dialog.run is None and "choose at least one" in dialog.status.text()
+
+
+def test_export_shows_each_frame_and_cancel_stops_it(qtbot, make_window, folder):
+    slow = f"{shlex.quote(sys.executable)} {shlex.quote(str(SLOW_ENGINE))}"
+    window = make_window(folder, settings=engine_settings(command=slow))
+    window.sam2.export.trigger()
+    dialog = window.findChild(ExportDialog)
+    shown: list[tuple[int, int]] = []
+    dialog.busy.valueChanged.connect(lambda value: shown.append((value, dialog.busy.maximum())))
+    dialog.export_button.click()
+    assert dialog.export_button.text() == "Cancel"
+    qtbot.waitUntil(lambda: len(shown) >= 3, timeout=20_000)
+    dialog.export_button.click()  # now Cancel
+    assert "cancelling" in dialog.status.text()
+    qtbot.waitUntil(lambda: dialog.outcome is not None, timeout=20_000)
+    assert dialog.outcome.cancelled
+    values = [value for value, _ in shown if value > 0]
+    assert values == list(range(1, len(values) + 1)) and len(values) < 200
+    assert {maximum for value, maximum in shown if value > 0} == {200}
+    assert dialog.status.text().startswith("render stopped by SIGINT")
+    assert dialog.export_button.text() == "Export" and dialog.export_button.isEnabled()
+    assert not dialog.open_button.isEnabled()  # nothing to open after a cancel

@@ -11,6 +11,7 @@ from PySide6 import QtCore
 from labelme_sam2.app.app_settings import AppSettings, load_settings, save_settings
 from labelme_sam2.app.engine_run import EngineRun
 from labelme_sam2.app.settings_dialog import SettingsDialog
+from tests.app.conftest import SLOW_ENGINE
 
 
 def test_settings_are_remembered_but_not_the_password(tmp_path):
@@ -94,3 +95,16 @@ def test_engine_run_without_json_takes_the_commands_error_line(qtbot):
     with qtbot.waitSignal(run.ended, timeout=10_000) as ended:
         run.start()
     assert ended.args[0].error == "clip.mp4: not a video"
+
+
+def test_cancel_asks_the_command_to_stop_with_sigint_as_ctrl_c_does(qtbot):
+    """SIGINT, not SIGTERM: extract cleans up only on KeyboardInterrupt (engine_run.py)."""
+    run = EngineRun(command=[sys.executable, str(SLOW_ENGINE)], arguments=["render"])
+    run.progress.connect(lambda done, *_: done == 3 and run.cancel())
+    with qtbot.waitSignal(run.ended, timeout=20_000) as ended:
+        run.start()
+    outcome = ended.args[0]
+    assert outcome.cancelled and outcome.exit_code == 130 and outcome.error is None
+    stopped_after = int(outcome.summary.rsplit(" ", 1)[1])
+    assert outcome.summary.startswith("render stopped by SIGINT after ")
+    assert 3 <= stopped_after < 200
