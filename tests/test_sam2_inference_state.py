@@ -1,4 +1,4 @@
-"""Our SAM 2 inference state is built by hand from SAM 2's private keys (tracker.py's
+"""Our SAM 2 inference state is built by hand from SAM 2's private keys (inference_state.py's
 new_inference_state), so that frames are decoded on demand; SAM 2's own code then reads it.
 Compared here with what the pinned sam2's init_state makes for the same frames, so that a sam2
 upgrade that adds, drops or changes a key fails this test, not a tracking run."""
@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from labelme_sam2.core.frames import frames_from_paths
-from labelme_sam2.sam2_tracker.tracker import new_inference_state
+from labelme_sam2.sam2_tracker.inference_state import new_inference_state
 
 pytestmark = [pytest.mark.sam2]
 # Ours holds a frame source, init_state the decoded frames; init_state also computes frame 0's

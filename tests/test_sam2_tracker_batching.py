@@ -25,7 +25,9 @@ from labelme_sam2.labelme_adapter.chunk import LabelmeChunk, read_folder
 from labelme_sam2.sam2_tracker.frame_features import FrameFeatures
 from labelme_sam2.sam2_tracker.frame_source import Sam2FrameSource
 from labelme_sam2.sam2_tracker.host_masks import HostMasks, video_masks
-from labelme_sam2.sam2_tracker.tracker import Sam2Tracker, batch_segments, new_inference_state
+from labelme_sam2.sam2_tracker.inference_state import new_inference_state
+from labelme_sam2.sam2_tracker.segment_batches import batch_segments
+from labelme_sam2.sam2_tracker.tracker import Sam2Tracker
 from tests.conftest import copy_bedroom, shape
 
 BOY = [[145.0, 130.0], [292.0, 405.0]]

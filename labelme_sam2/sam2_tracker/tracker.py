@@ -24,8 +24,8 @@ CUDA the GPU runs frame t+1 while the caller handles frame t.
 
 from __future__ import annotations
 
-from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,8 +42,9 @@ from labelme_sam2.formats.mask_codec import PackedMask
 from labelme_sam2.sam2_tracker.device import inference_context
 from labelme_sam2.sam2_tracker.feature_cache import FeatureKey, ImageFeatureCache, image_key
 from labelme_sam2.sam2_tracker.frame_features import DEFAULT_MAX_BYTES, Features, FrameFeatures
-from labelme_sam2.sam2_tracker.frame_source import Sam2FrameSource
 from labelme_sam2.sam2_tracker.host_masks import HostMasks, video_masks
+from labelme_sam2.sam2_tracker.inference_state import new_inference_state
+from labelme_sam2.sam2_tracker.segment_batches import SegmentBatch, batch_segments
 from labelme_sam2.sam2_tracker.segment_memory import SegmentMemory, memory_reach, stack_outputs
 
 # Objects stepped together at most: a batch's transient GPU memory grows with its objects.
@@ -115,81 +116,6 @@ class Sam2Tracker:
 
 def _no_hook() -> None:
     pass
-
-
-def new_inference_state(sam2_model: SAM2VideoPredictor, frames: Frames) -> dict[str, Any]:
-    """SAM 2's inference state (the keys init_state makes), fed by our frame source.
-
-    init_state would load every frame up front with its own loader; everything that reads
-    this state is SAM 2's own code. tests/test_sam2_inference_state.py checks the keys
-    against the pinned sam2's init_state.
-    """
-    device = sam2_model.device
-    return {
-        "images": Sam2FrameSource(frames, image_size=sam2_model.image_size),
-        "num_frames": len(frames),
-        "offload_video_to_cpu": True,
-        "offload_state_to_cpu": False,
-        "video_height": frames.height,
-        "video_width": frames.width,
-        "device": device,
-        "storage_device": device,
-        "point_inputs_per_obj": {},
-        "mask_inputs_per_obj": {},
-        "cached_features": {},
-        "constants": {},
-        "obj_id_to_idx": OrderedDict(),
-        "obj_idx_to_id": OrderedDict(),
-        "obj_ids": [],
-        "output_dict_per_obj": {},
-        "temp_output_dict_per_obj": {},
-        "frames_tracked_per_obj": {},
-    }
-
-
-@dataclass(frozen=True)
-class SegmentBatch:
-    """Segments of several objects over the same frames, the same way, with the same
-    conditioning keyframes: SAM 2 steps them together, object i in batch row i."""
-
-    segments: tuple[Segment, ...]  # in object order
-    conditioning: tuple[int, ...]
-
-    @property
-    def keys(self) -> list[ObjectKey]:
-        return [segment.key for segment in self.segments]
-
-    @property
-    def reverse(self) -> bool:
-        return self.segments[0].reverse
-
-    @property
-    def frames(self) -> range:
-        return self.segments[0].frames
-
-
-def batch_segments(
-    segments: Iterable[Segment],
-    *,
-    conditioning: Callable[[Segment], list[int]],
-    order: Mapping[ObjectKey, int],
-    max_objects: int,
-) -> list[SegmentBatch]:
-    """Segments of one direction batched by the frames they span, in objects' `order`.
-
-    A batch's transient GPU memory grows with its objects (at 1024, about 150 MB each on
-    SAM 2.1 tiny, mostly memory attention), hence at most `max_objects` per batch.
-    """
-    by_span: dict[tuple[int, ...], list[Segment]] = defaultdict(list)
-    for segment in segments:
-        by_span[(segment.anchor, segment.stop, *conditioning(segment))].append(segment)
-    batches = []
-    for spanning in by_span.values():
-        ordered = sorted(spanning, key=lambda s: order[s.key])
-        for start in range(0, len(ordered), max_objects):
-            chunk = tuple(ordered[start : start + max_objects])
-            batches.append(SegmentBatch(chunk, tuple(conditioning(chunk[0]))))
-    return batches
 
 
 @dataclass
