@@ -9,8 +9,11 @@ What is hashed is what readers get, not how it is compressed (issue 15: faster e
 PNG bytes may change with the encoder, the pixels may not, so a PNG is hashed as its decoded
 image (mode, size, palette, pixels), and so is the PNG inside a LabelMe `mask` shape (the rest
 of the LabelMe file byte for byte); a mask-store file (.labelme-sam2/masks/*.bin) is hashed
-as its header line and its decompressed mask bits, whatever the zlib level. Every other file
-is hashed byte for byte.
+as its header line and its decompressed mask bits, whatever the zlib level. An mp4 is hashed
+as what its encoder was given (every frame's pixels, exactly) and its stream (codec, pixel
+format, size, frame count, rate), and it must decode to those frames within H.264's loss:
+x264's bytes differ between CPUs (veryfast's did between two VMs of this project), so a
+byte hash of a video tested the machine, not us. Every other file is hashed byte for byte.
 """
 
 from __future__ import annotations
@@ -23,12 +26,16 @@ import os
 import re
 import shutil
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
 from PIL import Image
 
 from labelme_sam2.cli.main import main
+from labelme_sam2.writers.h264_file import H264File
 from tests.conftest import REPO, SHARED_BEDROOM, copy_bedroom
 from tests.scripted_tracker import use_scripted_model
 
@@ -51,21 +58,42 @@ COMMANDS = [
 ]  # fmt: skip
 
 
-def tree_hashes(root: Path) -> dict[str, str]:
+MIN_PSNR_DB = 32.0  # a decoded frame against the one encoded (CRF 18 gives about 40)
+
+
+class EncodedFrames:
+    """Every frame each video's encoder was given, by the video's path (its last writing)."""
+
+    def __init__(self) -> None:
+        self.frames: dict[Path, list[np.ndarray]] = {}
+
+    def recording(self, add: Callable[[H264File, np.ndarray], None]) -> Callable[..., None]:
+        def recording_add(video: H264File, rgb: np.ndarray) -> None:
+            if video.frames_written == 0:  # a new writing of this path
+                self.frames[video.path] = []
+            self.frames[video.path].append(rgb.copy())
+            add(video, rgb)
+
+        return recording_add
+
+
+def tree_hashes(root: Path, videos: EncodedFrames) -> dict[str, str]:
     """sha256 of what every file below `root` holds (with `root` itself named ROOT, as
     extract's manifest names its source), but the run record: it holds modification times."""
     return {
         str(path.relative_to(root)): hashlib.sha256(
-            content(path).replace(str(root).encode(), b"ROOT")
+            content(path, videos).replace(str(root).encode(), b"ROOT")
         ).hexdigest()
         for path in sorted(root.rglob("*"))
         if path.is_file() and path.name != "run.json"
     }
 
 
-def content(path: Path) -> bytes:
+def content(path: Path, videos: EncodedFrames) -> bytes:
     """The file's bytes, but for what an encoder may compress differently: its decoded
-    pixels (PNG) or bits (mask store)."""
+    pixels (PNG), bits (mask store) or encoder input (mp4)."""
+    if path.suffix == ".mp4":
+        return video_content(path, videos.frames[path])
     data = path.read_bytes()
     if path.suffix == ".png":
         return decoded_png(data)
@@ -89,6 +117,28 @@ def decoded_png(data: bytes) -> bytes:
         return size + palette + image.tobytes()
 
 
+def video_content(path: Path, encoded: list[np.ndarray]) -> bytes:
+    """The stream's description and the encoded frames' pixels, once the video is checked to
+    decode to those frames."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        decoded = [frame.to_ndarray(format="rgb24") for frame in container.decode(stream)]
+        described = (
+            f"{stream.codec_context.name} {stream.codec_context.pix_fmt} "
+            f"{stream.codec_context.width}x{stream.codec_context.height} "
+            f"{len(decoded)} frames at {stream.average_rate} "
+        ).encode()
+    assert len(decoded) == len(encoded), path
+    for index, (got, given) in enumerate(zip(decoded, encoded, strict=True)):
+        height, width = given.shape[:2]  # odd sides are padded to even ones
+        error = np.mean((got[:height, :width].astype(np.float64) - given) ** 2)
+        psnr = 10 * np.log10(255**2 / max(error, 1e-10))
+        assert psnr >= MIN_PSNR_DB, f"{path.name} frame {index}: {psnr:.1f} dB"
+    return described + b"".join(
+        f"{frame.shape}".encode() + np.ascontiguousarray(frame).tobytes() for frame in encoded
+    )
+
+
 def decoded_mask_shape(mask: bytes) -> bytes:
     return hashlib.sha256(decoded_png(base64.b64decode(mask))).hexdigest().encode()
 
@@ -103,6 +153,8 @@ def run_readme_commands(root: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> 
     bedroom = copy_bedroom(root, frames=12)
     masks = shutil.copytree(bedroom, root / "masks")
     use_scripted_model(monkeypatch)
+    videos = EncodedFrames()
+    monkeypatch.setattr(H264File, "add", videos.recording(H264File.add))
     for command in COMMANDS:
         args = [arg.format(bedroom=bedroom, masks=masks) for arg in command]
         assert main(args) == 0, args
@@ -115,7 +167,7 @@ def run_readme_commands(root: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> 
                      "0.5", "--quality", "90"]) == 0  # fmt: skip
         assert main(["track", str(root / "video" / "02_hummingbird"), "--export", "coco"]) == 2
         video.unlink()
-    outputs["files"] = tree_hashes(root)
+    outputs["files"] = tree_hashes(root, videos)
     return outputs
 
 
