@@ -14,6 +14,7 @@ from PIL import Image
 from labelme_sam2.cli.main import main
 from labelme_sam2.errors import InputError
 from labelme_sam2.formats import atomic
+from labelme_sam2.video import extract as extract_module
 from labelme_sam2.video.manifest import (
     MANIFEST_NAME,
     Manifest,
@@ -124,24 +125,25 @@ def test_a_full_disk_leaves_no_partial_file_and_a_rerun_finishes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if not Path("/proc/self/fd").is_dir():
-        pytest.skip("needs /proc to tell which file is being synced")
+        pytest.skip("needs /proc to tell which file is being written")
     out = tmp_path / "dog"
-    real_fsync = os.fsync
-    frame_syncs = 0
+    real_fdopen = os.fdopen
+    frame_writes = 0
     lock = threading.Lock()
 
-    def fsync(fd: int) -> None:
-        nonlocal frame_syncs
+    def fdopen(fd: int, *args, **kwargs):
+        nonlocal frame_writes
         name = os.path.basename(os.readlink(f"/proc/self/fd/{fd}"))
         if ".jpg." in name:  # write_atomically's temp file .00004.jpg.XXXX.tmp
             with lock:
-                frame_syncs += 1
-                full = frame_syncs == 5
+                frame_writes += 1
+                full = frame_writes == 5
             if full:
+                os.close(fd)
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        real_fsync(fd)
+        return real_fdopen(fd, *args, **kwargs)
 
-    monkeypatch.setattr(atomic.os, "fsync", fsync)
+    monkeypatch.setattr(atomic.os, "fdopen", fdopen)
     code, _, err = extract(capsys, DOG, "--out", out, "--end", 0.5)
     monkeypatch.undo()
     assert code == 2
@@ -163,6 +165,60 @@ def test_a_full_disk_leaves_no_partial_file_and_a_rerun_finishes(
     assert (code, err) == (0, "")
     manifest = assert_whole_frames_as_listed(out)
     assert manifest["complete"] is True and len(manifest["frames"]) == 15
+
+
+@needs_videos
+def test_frames_are_synced_once_before_the_manifest_that_lists_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No disk flush per frame (milliseconds each), yet every frame a manifest lists is on
+    disk before it: one sync(2) comes between a folder's last frame and its manifest."""
+    if not hasattr(os, "sync"):
+        pytest.skip("no sync(2) here: each file is synced instead")
+    events: list[str] = []
+    lock = threading.Lock()
+    real_sync, real_fsync, real_write_frame = os.sync, os.fsync, extract_module._write_frame
+    real_write_manifest = extract_module.write_manifest
+
+    def note(event: str) -> None:
+        with lock:
+            events.append(event)
+
+    def sync() -> None:
+        note("sync")
+        real_sync()
+
+    def fsync(fd: int) -> None:
+        note("fsync")
+        real_fsync(fd)
+
+    def write_frame(*args, **kwargs) -> None:
+        real_write_frame(*args, **kwargs)
+        note("frame")
+
+    def write_manifest(folder: Path, manifest) -> None:
+        note(f"manifest {len(manifest['frames'])}")
+        real_write_manifest(folder, manifest)
+
+    monkeypatch.setattr(atomic.os, "sync", sync)
+    monkeypatch.setattr(atomic.os, "fsync", fsync)
+    monkeypatch.setattr(extract_module, "_write_frame", write_frame)
+    monkeypatch.setattr(extract_module, "write_manifest", write_manifest)
+    code, _, err = extract(
+        capsys, DOG, "--out", tmp_path / "dog", "--end", 1, "--chunk-seconds", 0.5
+    )
+    assert (code, err) == (0, "")
+
+    frames = events.count("frame")
+    manifests = [i for i, event in enumerate(events) if event.startswith("manifest")]
+    assert frames >= 20 and len(manifests) == 4  # 2 folders: a claim, then the list
+    for i in manifests:
+        listed = int(events[i].split()[1])
+        before = [event for event in events[:i] if event in ("frame", "sync")]
+        if listed:  # the last thing before a manifest that lists frames is a sync
+            assert before[-1] == "sync", events
+    # write_manifest's own durable write flushes the manifest: one fsync per manifest only.
+    assert events.count("fsync") == len(manifests)
 
 
 @needs_videos

@@ -30,7 +30,7 @@ import numpy as np
 from tqdm import tqdm
 
 from labelme_sam2.errors import InputError, UserError, Warn, log_warning
-from labelme_sam2.formats.atomic import write_atomically
+from labelme_sam2.formats.atomic import sync_to_disk, write_atomically
 from labelme_sam2.formats.images import image_bytes
 from labelme_sam2.video.frame_selection import (
     FolderPlan,
@@ -290,7 +290,9 @@ def _write_frame(path: Path, rgb: np.ndarray, image_format: ImageFormat, quality
     else:
         # Lossless at any level; level 1 is 3-4x faster than the default 6 and ~5% larger.
         data = image_bytes(rgb, compress_level=1)
-    write_atomically(path, data)
+    # Not synced one by one (a disk flush per frame): save() syncs once before the manifest
+    # that lists the frames.
+    write_atomically(path, data, durable=False)
 
 
 def _write_folders(
@@ -320,6 +322,8 @@ def _write_folders(
     current = -1
 
     def save(number: int, *, complete: bool) -> None:
+        if written[number]:  # on disk before the manifest that vouches for them
+            sync_to_disk([plan[number].path / entry["file"] for entry in written[number]])
         manifest = Manifest(
             format=MANIFEST_FORMAT,
             version=MANIFEST_VERSION,
