@@ -1,5 +1,6 @@
 """SAM 2 > Open video…: `labelme-sam2 extract` a video into a frame folder (optionally every
-Nth frame, or chunk folders), then open the folder in the window."""
+Nth frame, or chunk folders) with a bar per frame written, then open the folder (the first
+chunk folder) in the window."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ class OpenVideoDialog(QtWidgets.QDialog):
         self.setWindowTitle("Open video")
         self._settings = settings
         self.run: EngineRun | None = None
+        self._cancelled = False
         self.video = QtWidgets.QLineEdit(self)
         browse = QtWidgets.QPushButton("Browse…", self)
         browse.clicked.connect(self._browse)
@@ -36,6 +38,9 @@ class OpenVideoDialog(QtWidgets.QDialog):
         self.chunk_seconds.setSuffix(" s a folder")
         self.status = QtWidgets.QLabel(self)
         self.status.setWordWrap(True)
+        self.busy = QtWidgets.QProgressBar(self)
+        self.busy.setRange(0, 0)  # until the first frame is written
+        self.busy.hide()
         self.buttons = QtWidgets.QDialogButtonBox(
             QtWidgets.QDialogButtonBox.StandardButton.Ok
             | QtWidgets.QDialogButtonBox.StandardButton.Cancel,
@@ -51,6 +56,7 @@ class OpenVideoDialog(QtWidgets.QDialog):
         form.addRow("Frame folder", self.output)
         form.addRow("Keep", self.every)
         form.addRow("Split into", self.chunk_seconds)
+        form.addRow(self.busy)
         form.addRow(self.status)
         form.addRow(self.buttons)
 
@@ -70,40 +76,47 @@ class OpenVideoDialog(QtWidgets.QDialog):
             arguments += ["--chunk-seconds", f"{self.chunk_seconds.value():g}"]
         return arguments
 
-    def frame_folder(self) -> Path:
-        video = Path(self.video.text().strip())
-        output = self.output.text().strip()
-        return Path(output) if output else video.with_suffix("")
-
     def start(self) -> None:
         if not self.video.text().strip():
             self.status.setText("choose a video first")
             return
         self.buttons.button(QtWidgets.QDialogButtonBox.StandardButton.Ok).setEnabled(False)
         self.status.setText("extracting…")
+        self.busy.setRange(0, 0)
+        self.busy.show()
+        self._cancelled = False
         self.run = EngineRun(
             command=self._settings.engine_command(),
-            arguments=self.arguments(),
-            json_events=False,
+            arguments=[*self.arguments(), "--progress", "json"],
             parent=self,
         )
+        self.run.progress.connect(self._on_progress)
         self.run.ended.connect(self._on_ended)
         self.run.start()
 
+    def _on_progress(self, done: int, total: int, rate: float, seconds_left: float) -> None:
+        self.busy.setRange(0, total)
+        self.busy.setValue(done)
+
     def _cancel(self) -> None:
         if self.run is not None and self.run.is_running():
+            self._cancelled = True
             self.run.cancel()
             return
         self.reject()
 
     def _on_ended(self, outcome: RunOutcome) -> None:
         self.run = None
+        self.busy.hide()
         self.buttons.button(QtWidgets.QDialogButtonBox.StandardButton.Ok).setEnabled(True)
-        if outcome.error is not None:
-            self.status.setText(outcome.error)
-            return
-        folder = self.frame_folder()
-        chunks = sorted(path for path in folder.iterdir() if path.is_dir())
-        # Chunk folders: open the first; each opens and tracks as a folder of its own.
-        self.extracted.emit(chunks[0] if chunks and not any(folder.glob("*.jpg")) else folder)
-        self.accept()
+        if outcome.finished and outcome.done is not None:
+            # Chunk folders: open the first; each opens and tracks as a folder of its own.
+            self.extracted.emit(Path(outcome.done["folders"][0]))
+            self.accept()
+        elif self._cancelled:
+            self.status.setText(
+                "cancelled: the frames written so far are whole and listed in the folder's "
+                "manifest.json; OK extracts again and finishes"
+            )
+        else:
+            self.status.setText(outcome.error or "the extract did not finish")

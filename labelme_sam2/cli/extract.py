@@ -7,7 +7,8 @@ import argparse
 from pathlib import Path
 
 from labelme_sam2.api import extract
-from labelme_sam2.cli.console import warn
+from labelme_sam2.cli.progress_json import extract_done_event, run_with_json_events
+from labelme_sam2.cli.reporters import Reporter, ToPerson, add_progress_argument
 
 NAME = "extract"
 
@@ -79,20 +80,30 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="Q",
         help="JPEG quality, 1 to 100 (default: 95)",
     )
+    add_progress_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    summary = extract(
-        args.video,
-        out=args.out,
-        start=args.start,
-        end=args.end,
-        every=args.every,
-        fps=args.fps,
-        chunk_seconds=args.chunk_seconds,
-        image_format=args.format,
-        quality=args.quality,
-        warn=warn,
-    )
-    print(summary.line())
+    if args.progress == "json":
+        return run_with_json_events(lambda events: extract_and_report(args, reporter=events))
+    return extract_and_report(args, reporter=ToPerson("extracting"))
+
+
+def extract_and_report(args: argparse.Namespace, *, reporter: Reporter) -> int:
+    with reporter.progress() as on_progress:
+        summary = extract(
+            args.video,
+            out=args.out,
+            start=args.start,
+            end=args.end,
+            every=args.every,
+            fps=args.fps,
+            chunk_seconds=args.chunk_seconds,
+            image_format=args.format,
+            quality=args.quality,
+            on_progress=on_progress,
+            warn=reporter.warn,
+        )
+    print(summary.line(), flush=True)
+    reporter.finished(extract_done_event(summary))
     return 0

@@ -1,7 +1,7 @@
-"""`labelme-sam2 track|render --progress json`: stderr as JSON lines, for a program that runs
-the command (the LabelMe desktop app). Every line is one JSON object, written whole and flushed at
-once; its "event" says which shape it has. The shapes below are a contract (docs/outputs.md,
-"Progress as JSON lines"): fields may be added, none changed or removed."""
+"""`labelme-sam2 track|render|extract --progress json`: stderr as JSON lines, for a program
+that runs the command (the LabelMe desktop app). Every line is one JSON object, written whole
+and flushed at once; its "event" says which shape it has. The shapes below are a contract
+(docs/outputs.md, "Progress as JSON lines"): fields may be added, none changed or removed."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Literal, TextIO, TypedDict, cast
 
-from labelme_sam2.api import RenderResult, TrackResult, UserError
+from labelme_sam2.api import ExtractSummary, RenderResult, TrackResult, UserError
 from labelme_sam2.cli.console import INTERRUPTED, USER_ERROR, exit_now_if_threads_left
 from labelme_sam2.core.pipeline import Progress
 
@@ -73,7 +73,17 @@ class RenderDoneEvent(TypedDict):
     summary: str  # the line the command prints on stdout
 
 
-AnyDoneEvent = DoneEvent | RenderDoneEvent
+class ExtractDoneEvent(TypedDict):
+    """`extract`'s last line when it finished (a Ctrl-C or SIGTERM is an error event)."""
+
+    event: Literal["done"]
+    cancelled: bool  # always false: extract has no graceful cancel
+    frames: int  # frame files written
+    folders: list[str]  # the frame folder, or the chunk folders in order
+    summary: str  # the line the command prints on stdout
+
+
+AnyDoneEvent = DoneEvent | RenderDoneEvent | ExtractDoneEvent
 Event = ProgressEvent | WarningEvent | ErrorEvent | AnyDoneEvent
 
 
@@ -181,6 +191,16 @@ def render_done_event(result: RenderResult) -> RenderDoneEvent:
         "frames_written": result.frames_written,
         "outputs": list(result.outputs),
         "summary": result.line(),
+    }
+
+
+def extract_done_event(summary: ExtractSummary) -> ExtractDoneEvent:
+    return {
+        "event": "done",
+        "cancelled": False,
+        "frames": summary.frames,
+        "folders": [str(folder) for folder in summary.folders],
+        "summary": summary.line(),
     }
 
 

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from tqdm import tqdm
 
 from labelme_sam2.errors import InputError, UserError, Warn, log_warning
 from labelme_sam2.formats.atomic import sync_to_disk, write_atomically
@@ -81,11 +80,13 @@ def extract_video(
     chunk_seconds: float | None = None,
     image_format: ImageFormat = "jpg",
     quality: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
     warn: Warn = log_warning,
 ) -> ExtractSummary:
     """Write the chosen frames of `video` as 00000.jpg ... and manifest.json into `out`
     (default: the video's path without its extension), or into chunk folders of
-    `chunk_seconds` each. `quality`: JPEG quality, 1 to 100 (default 95).
+    `chunk_seconds` each. `quality`: JPEG quality, 1 to 100 (default 95). `on_progress(done,
+    total)` runs after each frame file is written, in frame order.
 
     Raises UserError (InputError for the video) with one line for anything the user can fix:
     bad options, an unreadable or truncated video (naming the frame), an output folder that
@@ -122,6 +123,7 @@ def extract_video(
             image_format=image_format,
             quality=quality,
             last_complete=not truncated_tail,
+            on_progress=on_progress or (lambda done, total: None),
         )
     if truncated_tail:
         info.check_complete()
@@ -303,6 +305,7 @@ def _write_folders(
     image_format: ImageFormat,
     quality: int,
     last_complete: bool,
+    on_progress: Callable[[int, int], None],
 ) -> None:
     """Decode once, forward; encode and write in worker threads (PIL and zlib let go of the GIL).
 
@@ -334,17 +337,17 @@ def _write_folders(
         )
         write_manifest(plan[number].path, manifest)
 
-    with (
-        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="extract") as pool,
-        tqdm(total=len(kept), unit="frame", desc="extracting", disable=None) as bar,
-    ):
+    done = 0
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="extract") as pool:
 
         def collect(limit: int) -> None:
+            nonlocal done
             while len(pending) > limit:
                 number, entry, future = pending.popleft()
                 future.result()  # write_atomically's OutputError names the file
                 written[number].append(entry)
-                bar.update()
+                done += 1
+                on_progress(done, len(kept))
 
         try:
             for index, rgb in frames.iter_rgb(kept[0], kept[-1] + 1, only=set(kept)):

@@ -33,6 +33,8 @@ def test_open_video_extracts_every_nth_frame_and_opens_the_folder(qtbot, make_wi
     dialog = window.findChild(OpenVideoDialog)
     dialog.video.setText(str(video))
     dialog.every.setValue(40)
+    shown: list[tuple[int, int]] = []
+    dialog.busy.valueChanged.connect(lambda value: shown.append((value, dialog.busy.maximum())))
     with qtbot.waitSignal(dialog.extracted, timeout=TRACK_TIMEOUT_MS):
         dialog.buttons.button(QtWidgets.QDialogButtonBox.StandardButton.Ok).click()
     folder = video.with_suffix("")
@@ -40,6 +42,35 @@ def test_open_video_extracts_every_nth_frame_and_opens_the_folder(qtbot, make_wi
     assert len(images) == 5  # 176 frames: 0, 40, 80, 120, 160
     assert window.current_image() == images[0]
     assert window.image_paths() == images
+    assert [pair for pair in shown if pair[0] > 0] == [(done, 5) for done in range(1, 6)]
+
+
+def test_open_video_in_chunks_opens_the_first_chunk_folder(qtbot, make_window, video):
+    window = make_window(None)
+    window.sam2.open_video.trigger()
+    dialog = window.findChild(OpenVideoDialog)
+    dialog.video.setText(str(video))
+    dialog.every.setValue(20)
+    dialog.chunk_seconds.setValue(2)
+    with qtbot.waitSignal(dialog.extracted, timeout=TRACK_TIMEOUT_MS) as extracted:
+        dialog.buttons.button(QtWidgets.QDialogButtonBox.StandardButton.Ok).click()
+    chunks = sorted(path for path in video.with_suffix("").iterdir() if path.is_dir())
+    assert len(chunks) >= 2 and extracted.args[0] == chunks[0]
+    assert window.current_image() == sorted(chunks[0].glob("*.jpg"))[0]
+
+
+def test_open_video_cancel_says_what_is_kept(qtbot, make_window, video):
+    slow = f"{shlex.quote(sys.executable)} {shlex.quote(str(SLOW_ENGINE))}"
+    window = make_window(None, settings=engine_settings(command=slow))
+    window.sam2.open_video.trigger()
+    dialog = window.findChild(OpenVideoDialog)
+    dialog.video.setText(str(video))
+    dialog.buttons.button(QtWidgets.QDialogButtonBox.StandardButton.Ok).click()
+    qtbot.waitUntil(lambda: dialog.busy.value() >= 2, timeout=20_000)
+    dialog.buttons.button(QtWidgets.QDialogButtonBox.StandardButton.Cancel).click()
+    qtbot.waitUntil(lambda: dialog.run is None, timeout=20_000)
+    assert dialog.isVisible() and dialog.status.text().startswith("cancelled: the frames")
+    assert window.current_image() is None  # nothing opened
 
 
 def test_open_video_shows_the_commands_error(qtbot, make_window, tmp_path):
