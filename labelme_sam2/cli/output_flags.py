@@ -29,10 +29,10 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--fill",
         type=_fill,
-        default=Fill("white"),
+        default=OutputOptions().fill,
         metavar="FILL",
         help=f"what --video masked puts over the objects: {FILL_CHOICES} (avg: each object's "
-        "mean colour on that frame) (default: white)",
+        f"mean colour on that frame) (default: {OutputOptions().fill.kind})",
     )
     group.add_argument(
         "--side-by-side",
