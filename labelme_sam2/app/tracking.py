@@ -1,6 +1,7 @@
 """Track folder / Re-track changes: save the open frame, run `labelme-sam2 track FOLDER
 --progress json` off the GUI thread (a child process), show progress, and reload the frame
-when it ends."""
+when it ends. A chunk folder of `extract --chunk-seconds` is tracked with its siblings, as
+one video: prompts in any chunk reach every frame."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from labelme_sam2.app.engine_run import EngineRun, RunOutcome
 from labelme_sam2.app.labelme_hooks import LabelmeWindow
 from labelme_sam2.app.messages import show_problem
 from labelme_sam2.app.progress_widget import RunProgress
+from labelme_sam2.labelme_adapter.track_input import chunked_video_of
 
 TrackMode = Literal["full", "changes"]
 
@@ -38,6 +40,8 @@ class Tracking(QtCore.QObject):
         self._settings = settings
         self.run: EngineRun | None = None
         self.last_outcome: RunOutcome | None = None
+        self.tracked: Path | None = None  # what the last run tracked: the folder, or its chunks'
+
         progress.cancel_requested.connect(self.cancel)
 
     def is_running(self) -> bool:
@@ -67,7 +71,9 @@ class Tracking(QtCore.QObject):
         if not window.save_current():
             return False
         settings = self._settings()
-        arguments = ["track", str(folder), "--progress", "json", *settings.model_flags()]
+        target = chunked_video_of(folder) or folder
+        self.tracked = target
+        arguments = ["track", str(target), "--progress", "json", *settings.model_flags()]
         if mode == "full":
             arguments.append("--full")
         self.run = EngineRun(
@@ -79,7 +85,8 @@ class Tracking(QtCore.QObject):
         self.run.progress.connect(self._progress.update_frames)
         self.run.warning.connect(lambda message: window.statusBar().showMessage(message, 10_000))
         self.run.ended.connect(self._on_ended)
-        self._progress.begin("Tracking" if mode == "full" else "Re-tracking")
+        doing = "Tracking" if mode == "full" else "Re-tracking"
+        self._progress.begin(doing if target == folder else f"{doing} every chunk of {target.name}")
         self.started.emit()
         self.run.start()
         return True

@@ -13,6 +13,7 @@ from labelme_sam2.core.frames import FRAME_SUFFIXES, ChainedFrames, Frames
 from labelme_sam2.core.prompts import PromptSet
 from labelme_sam2.errors import InputError
 from labelme_sam2.labelme_adapter.chunk import LabelmeChunk, Warn, read_folder, read_video
+from labelme_sam2.video.manifest import MANIFEST_NAME
 
 CHUNK_FOLDER = re.compile(r"^\d{3,}_f\d{6,}-\d{6,}$")
 
@@ -43,6 +44,15 @@ class TrackInput:
                     f"{path.resolve()}\x1f{stat.st_size}\x1f{stat.st_mtime_ns}\n".encode()
                 )
         return digest.hexdigest()[:16]
+
+
+def chunked_video_of(folder: Path) -> Path | None:
+    """The folder of chunk folders that `folder` is one of (`extract --chunk-seconds` named it
+    001_f000000-000599 and left its manifest.json there): `track` on it tracks every chunk
+    as one video. None for any other folder."""
+    if CHUNK_FOLDER.match(folder.name) and (folder / MANIFEST_NAME).is_file():
+        return folder.parent
+    return None
 
 
 def open_track_input(path: Path, *, prompts_folder: Path | None, warn: Warn) -> TrackInput:

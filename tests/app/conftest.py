@@ -24,6 +24,7 @@ from tests.conftest import REPO, copy_bedroom
 ENGINE = REPO / ".venv" / "bin" / "labelme-sam2"  # built by scripts/setup.sh
 TRACK_TIMEOUT_MS = 180_000
 SLOW_ENGINE = Path(__file__).with_name("slow_engine.py")  # a stand-in command, slow on purpose
+HUMMINGBIRD = REPO.parent / "shared" / "data" / "videos" / "02_hummingbird.mp4"
 
 logger.remove()  # labelme logs every step at debug level
 logger.add(sys.stderr, level="WARNING")

@@ -13,10 +13,13 @@ from PySide6 import QtWidgets
 
 from labelme_sam2.app.export_dialog import ExportDialog
 from labelme_sam2.app.open_video_dialog import OpenVideoDialog
-from tests.app.conftest import SLOW_ENGINE, TRACK_TIMEOUT_MS, engine_settings, track_and_wait
-from tests.conftest import REPO
-
-HUMMINGBIRD = REPO.parent / "shared" / "data" / "videos" / "02_hummingbird.mp4"
+from tests.app.conftest import (
+    HUMMINGBIRD,
+    SLOW_ENGINE,
+    TRACK_TIMEOUT_MS,
+    engine_settings,
+    track_and_wait,
+)
 
 
 @pytest.fixture

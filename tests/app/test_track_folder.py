@@ -4,10 +4,15 @@ the real window, the real `labelme-sam2 track` child (SAM 2.1 tiny, random weigh
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+
+from PIL import Image
 
 from labelme_sam2.app.predicted_shapes import is_predicted
 from labelme_sam2.formats.labelme_json import TOOL_FLAG
-from tests.app.conftest import TRACK_TIMEOUT_MS, track_and_wait
+from tests.app.conftest import HUMMINGBIRD, TRACK_TIMEOUT_MS, track_and_wait
+from tests.conftest import labelme_file, shape
 
 
 def predicted_labels(shapes: list[dict]) -> set[str]:
@@ -148,3 +153,32 @@ def test_track_folder_saves_the_open_frame_first(qtbot, make_window, folder):
 
     shapes_7 = json.loads((folder / "00007.json").read_text())["shapes"]
     assert predicted_labels(shapes_7) == {"kid", "girl"}
+
+
+def test_a_chunk_folder_tracks_with_its_siblings_as_one_video(qtbot, make_window, engine, tmp_path):
+    video = tmp_path / "bird.mp4"
+    shutil.copyfile(HUMMINGBIRD, video)
+    subprocess.run(
+        [str(engine), "extract", str(video), "--end", "2", "--every", "5", "--chunk-seconds", "1"],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    chunks = sorted(path for path in (tmp_path / "bird").iterdir() if path.is_dir())
+    first = sorted(chunks[0].glob("*.jpg"))[0]
+    with Image.open(first) as image:
+        width, height = image.size
+    box = shape("bird", "rectangle", [[width * 0.3, height * 0.3], [width * 0.6, height * 0.7]])
+    (chunks[0] / f"{first.stem}.json").write_text(
+        json.dumps(labelme_file([box], image=first.name, width=width, height=height))
+    )
+    frames = sorted(tmp_path.glob("bird/*/*.jpg"))
+    assert len(chunks) >= 2 and len(frames) > len(list(chunks[0].glob("*.jpg")))
+    window = make_window(chunks[0])
+
+    outcome = track_and_wait(qtbot, window)
+
+    assert outcome.finished, outcome
+    assert window.tracking.tracked == tmp_path / "bird"
+    assert outcome.done is not None and outcome.done["frames_written"] == len(frames)
+    for frame in frames:  # the prompt in chunk 1 reached every chunk's frames
+        on_disk = json.loads(frame.with_suffix(".json").read_text())["shapes"]
+        assert predicted_labels(on_disk) == {"bird"}, frame
