@@ -74,6 +74,7 @@ class EngineRun(QtCore.QObject):
         self._warnings: list[str] = []
         self._other_output: list[str] = []
         self._ended = False
+        self._cancel_sent = False
         self._kill_timer = QtCore.QTimer(self)
         self._kill_timer.setSingleShot(True)
         self._kill_timer.timeout.connect(self._process.kill)
@@ -100,10 +101,12 @@ class EngineRun(QtCore.QObject):
         """Ask the run to stop after the frame it is on, every file old or new; kill it if it
         has not ended after CANCEL_GRACE_MS. SIGINT, as Ctrl-C: track and render take it as
         SIGTERM, and extract, which has no graceful cancel, still cleans up its temp files
-        on it, where SIGTERM would end it mid-write."""
+        on it, where SIGTERM would end it mid-write. Once only: a second SIGINT would abort
+        the command (its contract for a second Ctrl-C), not cancel it."""
         state = self._process.state()
-        if state == QtCore.QProcess.ProcessState.NotRunning:
+        if state == QtCore.QProcess.ProcessState.NotRunning or self._cancel_sent:
             return
+        self._cancel_sent = True
         pid = self._process.processId()
         if state == QtCore.QProcess.ProcessState.Starting or pid <= 0:
             self._process.kill()  # not yet the command: nothing written; os.kill(0) is us

@@ -75,6 +75,12 @@ class LabelmeWindow(MainWindow):  # type: ignore[misc,unused-ignore]  # labelme 
     def has_unsaved_changes(self) -> bool:
         return bool(self._is_changed)
 
+    def is_mid_edit(self) -> bool:
+        """A shape being drawn or dragged on the canvas, not yet a change labelme knows of:
+        no moment to reload the frame under the user's hand."""
+        canvas = self._canvas_widgets.canvas
+        return bool(canvas.is_drawing or canvas._is_moving_shape)
+
     def save_current(self) -> bool:
         """Write the open frame's LabelMe file now, if it has changes, and wait for any
         auto-save in flight; False when labelme could not save (it has shown why)."""

@@ -1,6 +1,8 @@
 """Track folder / Re-track changes: save the open frame, run `labelme-sam2 track FOLDER
 --progress json` off the GUI thread (a child process), show progress, and reload the frame
-when it ends. A chunk folder of `extract --chunk-seconds` is tracked with its siblings, as
+when it ends. The open frame also reloads as soon as its own file is written, when the user
+is not editing it, so masks appear where the user drew without waiting for the whole run. A
+chunk folder of `extract --chunk-seconds` is tracked with its siblings, as
 one video: prompts in any chunk reach every frame."""
 
 from __future__ import annotations
@@ -41,8 +43,10 @@ class Tracking(QtCore.QObject):
         self.run: EngineRun | None = None
         self.last_outcome: RunOutcome | None = None
         self.tracked: Path | None = None  # what the last run tracked: the folder, or its chunks'
-
+        self._frames_written = 0  # by the run in progress
+        self._shown_stale: Path | None = None  # open frame loaded before the run wrote it
         progress.cancel_requested.connect(self.cancel)
+        window.frame_loaded.connect(self._note_frame_loaded)
 
     def is_running(self) -> bool:
         return self.run is not None
@@ -82,7 +86,10 @@ class Tracking(QtCore.QObject):
             environment=settings.engine_environment(),
             parent=self,
         )
+        self._frames_written = 0
+        self._note_frame_loaded()
         self.run.progress.connect(self._progress.update_frames)
+        self.run.progress.connect(self._reload_when_written)
         self.run.warning.connect(lambda message: window.statusBar().showMessage(message, 10_000))
         self.run.ended.connect(self._on_ended)
         doing = "Tracking" if mode == "full" else "Re-tracking"
@@ -94,6 +101,31 @@ class Tracking(QtCore.QObject):
     def cancel(self) -> None:
         if self.run is not None:
             self.run.cancel()
+
+    def _note_frame_loaded(self) -> None:
+        """The frame just loaded is stale if the run will still write it (its index in the
+        folder at or past the frames written); only for a plain folder, whose frames are
+        written in the order of labelme's list."""
+        window = self._window
+        image = window.current_image()
+        self._shown_stale = None
+        if self.run is None or image is None or self.tracked != image.parent:
+            return
+        paths = window.image_paths()
+        if image in paths and paths.index(image) >= self._frames_written:
+            self._shown_stale = image
+
+    def _reload_when_written(self, done: int, *args: object) -> None:
+        self._frames_written = done
+        window = self._window
+        stale = self._shown_stale
+        if stale is None or window.current_image() != stale:
+            return
+        if window.image_paths().index(stale) >= done:
+            return  # not written yet
+        if window.has_unsaved_changes() or window.is_mid_edit():
+            return  # the user's work comes first; the end of the run tries again
+        window.reload_current()  # frame_loaded: _note_frame_loaded clears _shown_stale
 
     def _on_ended(self, outcome: RunOutcome) -> None:
         self.run = None

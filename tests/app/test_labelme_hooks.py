@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import labelme
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPointF, Qt
 
 from labelme_sam2.app.labelme_hooks import LABELME_VERSION, user_config_file
 from labelme_sam2.formats.labelme_json import TOOL_FLAG
@@ -56,6 +56,21 @@ def test_save_labels_writes_the_changed_frame_now(make_window, folder):
     assert not window.has_unsaved_changes()
     labels = [s["label"] for s in json.loads((folder / "00000.json").read_text())["shapes"]]
     assert labels[0] == "renamed"
+
+
+def test_is_mid_edit_while_a_shape_is_being_drawn(qtbot, make_window, folder):
+    window = make_window(folder)
+    canvas = window._canvas_widgets.canvas
+    assert not window.is_mid_edit()  # is_drawing, _is_moving_shape
+    canvas.set_editing(value=False, create_mode="polygon")
+    corner = canvas.transform_image_point_to_widget(QPointF(100, 100))
+    qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=corner.toPoint())
+    assert window.is_mid_edit() and canvas.is_drawing  # a polygon's first corner is down
+    canvas._current = None  # the draft dropped: the drag flag alone counts too
+    assert not window.is_mid_edit()
+    canvas._is_moving_shape = True  # as labelme sets it while a shape is dragged
+    assert window.is_mid_edit()
+    canvas._is_moving_shape = False
 
 
 def test_canvas_shapes_selection_and_visibility(make_window, folder):

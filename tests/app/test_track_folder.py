@@ -48,6 +48,26 @@ def test_track_folder_fills_every_frame_and_keeps_the_users_shapes(qtbot, make_w
     )
 
 
+def test_the_open_frame_shows_its_masks_once_written_not_at_the_end(qtbot, make_window, folder):
+    window = make_window(folder)
+    loads: list[tuple[bool, set[str]]] = []  # (run still going, predicted labels shown)
+    window.frame_loaded.connect(
+        lambda: loads.append(
+            (
+                window.tracking.is_running(),
+                {shape.label for shape in window.canvas_shapes() if is_predicted(shape)},
+            )
+        )
+    )
+
+    outcome = track_and_wait(qtbot, window)
+
+    assert outcome.finished, outcome
+    assert window.current_image() == folder / "00000.jpg"
+    # frame 0 is written first: it reloaded with its masks while 11 frames were still to come
+    assert (True, {"boy", "girl"}) in loads, loads
+
+
 def test_progress_shows_frames_speed_and_time_left_while_the_user_steps_frames(
     qtbot, make_window, folder
 ):
