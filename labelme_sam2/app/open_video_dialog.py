@@ -110,7 +110,7 @@ class OpenVideoDialog(QtWidgets.QDialog):
         self.busy.hide()
         self.buttons.button(QtWidgets.QDialogButtonBox.StandardButton.Ok).setEnabled(True)
         if outcome.finished and outcome.done is not None:
-            # Chunk folders: open the first; each opens and tracks as a folder of its own.
+            # Chunk folders: open the first (Track folder there tracks them all, as one video).
             self.extracted.emit(Path(outcome.done["folders"][0]))
             self.accept()
         elif self._cancelled:

@@ -2,8 +2,8 @@
 --progress json` off the GUI thread (a child process), show progress, and reload the frame
 when it ends. The open frame also reloads as soon as its own file is written, when the user
 is not editing it, so masks appear where the user drew without waiting for the whole run. A
-chunk folder of `extract --chunk-seconds` is tracked with its siblings, as
-one video: prompts in any chunk reach every frame."""
+chunk folder of `extract --chunk-seconds` is tracked with its siblings, as one video: prompts
+in any chunk reach every frame."""
 
 from __future__ import annotations
 
