@@ -74,7 +74,7 @@ class RenderDoneEvent(TypedDict):
 
 
 class ExtractDoneEvent(TypedDict):
-    """`extract`'s last line when it finished (a Ctrl-C or SIGTERM is an error event)."""
+    """`extract`'s last line when it finished (after SIGINT its last line is an error event)."""
 
     event: Literal["done"]
     cancelled: bool  # always false: extract has no graceful cancel
