@@ -7,7 +7,7 @@
 #   its CUDA extension, as scripts/setup.sh does), hydra-core, omegaconf, antlr4 (hydra's
 #   parser), iopath (a declared sam2 dependency), pycocotools. Not av (36 MB) nor
 #   imageio-ffmpeg (68 MB): together they would not fit the 64 MiB the machine is sent, and a
-#   frame folder never uses them; bench/gpu_speed.py stands in for them when missing.
+#   frame folder never uses them; bench/gpu_speed_child.py stands in for them when missing.
 # - .gpu-clip/: the shared bedroom clip (200 JPEG frames of 960x540, its 2 LabelMe files),
 #   because shared/ does not travel to the GPU machine.
 # Both are git-ignored (.gitignore has /.whl/; /.gpu-clip/ goes into .git/info/exclude) and go
