@@ -44,7 +44,8 @@ class Tracking(QtCore.QObject):
         self.last_outcome: RunOutcome | None = None
         self.tracked: Path | None = None  # what the last run tracked: the folder, or its chunks'
         self._frames_written = 0  # by the run in progress
-        self._shown_stale: Path | None = None  # open frame loaded before the run wrote it
+        # The open frame, loaded before the run wrote it, and its index in the folder.
+        self._shown_stale: tuple[Path, int] | None = None
         progress.cancel_requested.connect(self.cancel)
         window.frame_loaded.connect(self._note_frame_loaded)
 
@@ -112,17 +113,18 @@ class Tracking(QtCore.QObject):
         if self.run is None or image is None or self.tracked != image.parent:
             return
         paths = window.image_paths()
-        if image in paths and paths.index(image) >= self._frames_written:
-            self._shown_stale = image
+        index = paths.index(image) if image in paths else -1
+        if index >= self._frames_written:
+            self._shown_stale = (image, index)
 
     def _reload_when_written(self, done: int, *args: object) -> None:
         self._frames_written = done
         window = self._window
-        stale = self._shown_stale
-        if stale is None or window.current_image() != stale:
+        # Per frame written: no search of the folder's list here (it may hold 9,000 frames).
+        if self._shown_stale is None or self._shown_stale[1] >= done:
+            return  # nothing stale on screen, or not written yet
+        if window.current_image() != self._shown_stale[0]:
             return
-        if window.image_paths().index(stale) >= done:
-            return  # not written yet
         if window.has_unsaved_changes() or window.is_mid_edit():
             return  # the user's work comes first; the end of the run tries again
         window.reload_current()  # frame_loaded: _note_frame_loaded clears _shown_stale
